@@ -1,0 +1,97 @@
+"""The `sslcourse` command.
+
+    sslcourse train NAME [options]     train a method (simclr, byol, vicreg, simsiam, bert, gpt, clip,
+                                       rotation, colorization, patches, jigsaw); `--help` after NAME
+    sslcourse release [ASSIGNMENT...]  regenerate exercises/ from solutions/ (nbgrader)
+    sslcourse autograde [options]      grade submitted/<student>/<assignment>/ (or a folder of LMS zips)
+    sslcourse render [NOTEBOOK...]     execute lecture notebooks, render HTML + reveal.js slides
+    sslcourse course                   the whole demo: release + lectures + demo grading + index.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each trainer lives beside its method and exposes `train_cli(method, argv) -> int`.
+TRAINERS = {
+    "simclr": "sslcourse.methods.simclr",
+    "byol": "sslcourse.methods.byol",
+    "vicreg": "sslcourse.methods.vicreg",
+    "simsiam": "sslcourse.methods.simsiam",
+    "clip": "sslcourse.methods.clip",
+    "bert": "sslcourse.text",
+    "gpt": "sslcourse.text",
+    "rotation": "sslcourse.pretext",
+    "colorization": "sslcourse.pretext",
+    "patches": "sslcourse.pretext",
+    "jigsaw": "sslcourse.pretext",
+}
+
+
+def _train(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: sslcourse train NAME [options]\n\nNAME is one of: " + ", ".join(TRAINERS))
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in TRAINERS:
+        print(f"sslcourse train: unknown method {name!r}; choose one of: {', '.join(TRAINERS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(TRAINERS[name])
+    return int(module.train_cli(name, rest) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":
+        return _train(argv[1:])
+
+    from sslcourse import course  # nbgrader is imported only for the course commands
+
+    parser = argparse.ArgumentParser(prog="sslcourse", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="train a method (see `sslcourse train --help`)")
+
+    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: all in solutions/)")
+    p.add_argument("--root", default=".", help="course folder (holds nbgrader_config.py)")
+
+    p = sub.add_parser("autograde", help="grade submitted/<student>/<assignment>/")
+    p.add_argument("--root", default=".", help="course folder (holds nbgrader_config.py)")
+    p.add_argument("--submitted", default=None, help="folder of <student>/<assignment>/ (default ROOT/submitted)")
+    p.add_argument("--zips", default=None, help="folder of LMS zip files to unpack into the submitted folder first")
+    p.add_argument("--students", nargs="*", default=None, help="grade only these students (a shard)")
+    p.add_argument("--assignments", nargs="*", default=None, help="grade only these assignments")
+    p.add_argument("--jobs", type=int, default=1, help="students graded in parallel")
+    p.add_argument("--out", default=None, help="where grades.csv and feedback go (default ROOT)")
+
+    p = sub.add_parser("render", help="execute lecture notebooks and render HTML + slides")
+    p.add_argument("notebooks", nargs="*", help="notebooks (default: lectures/*.ipynb)")
+    p.add_argument("--out", default="build/lectures", help="output folder")
+    p.add_argument("--no-execute", action="store_true", help="render without executing")
+
+    p = sub.add_parser("course", help="release + lectures + demo autograde + build/index.html")
+    p.add_argument("--root", default=".", help="course folder")
+    p.add_argument("--skip-lectures", action="store_true", help="do not execute/render the lectures")
+    p.add_argument("--jobs", type=int, default=1, help="students graded in parallel")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "release":
+            course.release(args.root, args.assignments or None)
+        elif args.command == "autograde":
+            course.autograde_cli(args)
+        elif args.command == "render":
+            course.render(args.notebooks or None, out=args.out, execute=not args.no_execute)
+        elif args.command == "course":
+            course.build_course(args.root, lectures=not args.skip_lectures, jobs=args.jobs)
+    except course.CourseError as err:
+        print(f"sslcourse {args.command}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
