@@ -1,0 +1,212 @@
+"""Tests for sslcourse.train: the loop, exact resume, the NaN guard, checkpoint errors, TensorBatches."""
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sslcourse.train import CheckpointError, History, TensorBatches, fit, load_weights
+
+
+class Regressor(nn.Module):
+    """A tiny model whose loss uses the global torch and numpy RNGs (like augmentations would)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1))
+        self.ema = nn.Linear(4, 8)
+        self.after = []
+
+    def forward(self, batch):
+        x, y = batch
+        x = x + 0.01 * torch.randn_like(x) + float(np.random.rand()) * 1e-3 + random.random() * 1e-3
+        loss = ((self.net(x).squeeze(1) - y) ** 2).mean()
+        return {"loss": loss, "mae": (self.net(x).squeeze(1) - y).abs().mean()}
+
+    @torch.no_grad()
+    def after_step(self, step, steps):
+        self.after.append((step, steps))
+        for p, q in zip(self.ema.parameters(), self.net[0].parameters()):
+            p.mul_(0.9).add_(0.1 * q)
+
+
+def _data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    return x, x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+
+
+def _model():
+    torch.manual_seed(123)
+    return Regressor()
+
+
+def test_fit_reduces_loss_and_records_history():
+    x, y = _data()
+    model = _model()
+    hist = fit(model, TensorBatches(x, y, batch_size=16), steps=60, lr=3e-2, progress=False)
+    assert isinstance(hist, History) and len(hist) == 60
+    assert hist.column("step") == list(range(1, 61))
+    assert set(hist.rows[0]) >= {"step", "loss", "mae", "lr", "items_per_s"}
+    assert np.mean(hist.column("loss")[-10:]) < 0.5 * np.mean(hist.column("loss")[:5])
+    assert all(v > 0 for v in hist.column("items_per_s"))
+    assert model.after == [(s, 60) for s in range(1, 61)]  # after_step after every optimizer step
+
+
+def test_cosine_schedule_with_warmup():
+    x, y = _data()
+    hist = fit(_model(), TensorBatches(x, y, batch_size=16), steps=20, lr=0.1, warmup_steps=4, progress=False)
+    lrs = hist.column("lr")
+    assert lrs[:4] == pytest.approx([0.025, 0.05, 0.075, 0.1])
+    assert all(a >= b for a, b in zip(lrs[3:], lrs[4:]))  # decays monotonically after the warmup
+    assert lrs[-1] == pytest.approx(0.1 * 0.5 * (1 + np.cos(np.pi * 15 / 16)))
+    const = fit(_model(), TensorBatches(x, y, batch_size=16), steps=5, lr=0.1, scheduler=None, progress=False)
+    assert const.column("lr") == pytest.approx([0.1] * 5)
+
+
+class Crash:
+    """A callback that interrupts training (like a killed job) at a given step."""
+    every = 1
+
+    def __init__(self, at):
+        self.at = at
+
+    def __call__(self, step, model, history):
+        if step == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("data_kind", ["tensor_batches", "list"])
+def test_resume_reproduces_uninterrupted_run_exactly(tmp_path, data_kind):
+    x, y = _data(48)
+    make_data = (lambda: TensorBatches(x, y, batch_size=16, seed=3)) if data_kind == "tensor_batches" else (
+        lambda: [(x[i:i + 16], y[i:i + 16]) for i in range(0, 48, 16)])
+    kw = dict(steps=10, lr=1e-2, weight_decay=1e-2, warmup_steps=2, progress=False, seed=5)
+    straight = _model()
+    h_straight = fit(straight, make_data(), **kw)
+
+    ckpt = tmp_path / "run.pt"
+    interrupted = _model()
+    with pytest.raises(KeyboardInterrupt):  # killed during step 7, after the checkpoint of step 6
+        fit(interrupted, make_data(), checkpoint=ckpt, checkpoint_every=2, callbacks=[Crash(7)], **kw)
+    assert ckpt.exists() and not list(tmp_path.glob("*.tmp"))
+    resumed = _model()  # a fresh process: new model, new data iterable
+    h_resumed = fit(resumed, make_data(), checkpoint=ckpt, checkpoint_every=2, **kw)
+
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert h_resumed.column("step") == list(range(1, 11))
+    assert h_resumed.column("loss") == h_straight.column("loss")
+    # the data order matters: a differently shuffled run ends elsewhere
+    if data_kind == "tensor_batches":
+        other = _model()
+        fit(other, TensorBatches(x, y, batch_size=16, seed=4), **kw)
+        assert not torch.equal(other.net[0].weight, straight.net[0].weight)
+    # a finished checkpoint: nothing left to do; load_weights restores the final parameters
+    assert len(fit(_model(), make_data(), checkpoint=ckpt, **kw)) == 10
+    assert torch.equal(load_weights(_model(), ckpt).net[0].weight, straight.net[0].weight)
+
+
+def test_nan_loss_names_step_and_last_finite_loss():
+    class Exploding(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+            self.calls = 0
+
+        def forward(self, batch):
+            self.calls += 1
+            return self.w * (2.5 if self.calls < 4 else float("nan"))
+
+    with pytest.raises(FloatingPointError, match=r"step 4 .*last finite loss was 2\.5 at step 3"):
+        fit(Exploding(), [torch.zeros(2)], steps=10, lr=0.0, progress=False)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", "truncate"])
+def test_corrupted_checkpoint_is_one_clear_error(tmp_path, content):
+    x, y = _data()
+    ckpt = tmp_path / "run.pt"
+    if content == "truncate":
+        fit(_model(), TensorBatches(x, y, batch_size=16), steps=2, checkpoint=ckpt, progress=False)
+        content = ckpt.read_bytes()[:200]
+    ckpt.write_bytes(content)
+    with pytest.raises(CheckpointError) as err:
+        fit(_model(), TensorBatches(x, y, batch_size=16), steps=4, checkpoint=ckpt, progress=False)
+    msg = str(err.value)
+    assert "\n" not in msg and str(ckpt) in msg and "resume=False" in msg
+    # resume=False starts over and overwrites the bad file
+    assert len(fit(_model(), TensorBatches(x, y, batch_size=16), steps=4, checkpoint=ckpt, resume=False,
+                   progress=False)) == 4
+    assert load_weights(_model(), ckpt) is not None
+
+
+def test_mismatched_checkpoint_is_one_clear_error(tmp_path):
+    x, y = _data()
+    ckpt = tmp_path / "run.pt"
+    fit(_model(), TensorBatches(x, y, batch_size=16), steps=2, checkpoint=ckpt, progress=False)
+    other = nn.Linear(4, 1)
+    with pytest.raises(CheckpointError, match="does not match"):
+        fit(other, TensorBatches(x, y, batch_size=16), steps=4, checkpoint=ckpt, progress=False)
+
+
+def test_callbacks_add_metrics_and_run_at_the_end():
+    x, y = _data()
+    calls = []
+
+    class Probe:
+        every = 4
+
+        def __call__(self, step, model, history):
+            calls.append((step, model.training, history.rows[-1]["step"]))
+            model.eval()
+            return {"probe": float(step)}
+
+    hist = fit(_model(), TensorBatches(x, y, batch_size=16), steps=10, callbacks=[Probe()], progress=False)
+    assert [c[0] for c in calls] == [4, 8, 10] and all(c[0] == c[2] for c in calls)
+    assert hist.series("probe") == ([4, 8, 10], [4.0, 8.0, 10.0])
+    assert all(c[1] for c in calls)  # the model is back in training mode after a callback
+
+
+def test_scalar_loss_and_bad_return():
+    class Mean(nn.Linear):
+        def forward(self, x):
+            return super().forward(x).pow(2).mean()  # a plain scalar tensor, no dict
+
+    data = [torch.randn(5, 3), torch.randn(7, 3)]
+    hist = fit(Mean(3, 1), data, steps=5, progress=False, scheduler=None)
+    assert len(hist) == 5 and [r["step"] for r in hist.rows] == [1, 2, 3, 4, 5]
+
+    class Vector(nn.Linear):
+        def forward(self, x):
+            return super().forward(x)  # (N, 1): not a scalar
+
+    with pytest.raises(TypeError, match=r"scalar loss.*\(5, 1\)"):
+        fit(Vector(3, 1), data, steps=1, progress=False)
+    with pytest.raises(ValueError, match="no batches"):
+        fit(nn.Linear(3, 1), [], steps=1, progress=False)
+
+
+def test_tensor_batches_order_and_state():
+    x = torch.arange(10)
+    tb = TensorBatches(x, batch_size=3, seed=1)
+    assert len(tb) == 3
+    epoch0 = torch.cat(list(tb))
+    epoch1 = torch.cat(list(tb))
+    assert len(set(epoch0.tolist())) == 9 and not torch.equal(epoch0, epoch1)
+    # the order depends only on (seed, epoch)
+    tb2 = TensorBatches(x, batch_size=3, seed=1)
+    assert torch.equal(torch.cat(list(tb2)), epoch0)
+    # resuming mid-epoch skips exactly the batches already drawn
+    it = iter(TensorBatches(x, batch_size=3, seed=1))
+    first = next(it)
+    tb3 = TensorBatches(x, batch_size=3, seed=1)
+    tb3.load_state_dict({"epoch": 0, "position": 1})
+    assert torch.equal(torch.cat([first, *tb3]), epoch0)
+    assert torch.equal(torch.cat(list(TensorBatches(x, batch_size=4, shuffle=False, drop_last=False))), x)
+    pairs = next(iter(TensorBatches(x, x * 2, batch_size=5)))
+    assert torch.equal(pairs[1], pairs[0] * 2)
+    with pytest.raises(ValueError):
+        TensorBatches(x, batch_size=11)
+    with pytest.raises(ValueError):
+        TensorBatches(x, x[:5], batch_size=2)
