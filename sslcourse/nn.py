@@ -29,15 +29,15 @@ class SmallCNN(nn.Module):
     """A small convolutional encoder that trains in seconds on a CPU.
 
     Four conv-BN-ReLU blocks (widths w, 2w, 4w, 4w; the last three with stride 2) and a
-    global average pool. Works on any input of at least 8x8 pixels (the 8x8 digits become
-    1x1 after three stride-2 blocks).
+    global average pool. Works on any image size (the 8x8 digits become 1x1 after the three
+    stride-2 blocks, 32x32 CIFAR images 4x4).
 
     Args:
         in_channels: image channels C (3 for RGB, 1 for grayscale).
         width: w, the channel count of the first block.
 
     Shape:
-        input ``(N, C, H, W)`` with H, W >= 8 -> output ``(N, out_dim)`` with ``out_dim = 4 * width``.
+        input ``(N, C, H, W)`` -> output ``(N, out_dim)`` with ``out_dim = 4 * width``.
     """
 
     def __init__(self, in_channels: int = 3, width: int = 32) -> None:
@@ -59,8 +59,6 @@ class SmallCNN(nn.Module):
                 f"SmallCNN expects images (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}; "
                 f"build it with SmallCNN(in_channels={x.shape[1] if x.ndim == 4 else '?'})."
             )
-        if min(x.shape[-2:]) < 8:
-            raise ValueError(f"SmallCNN needs images of at least 8x8 pixels, got {tuple(x.shape[-2:])}.")
         h = self.features(x)  # (N, 4w, H/8, W/8)
         return self.pool(h).flatten(1)  # (N, 4w)
 
