@@ -56,12 +56,13 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None
 
     Args:
         name: one of :data:`DATASETS`: "digits", "photos", "shapes", "cifar10".
-        split: "train" or "test" ("photos" has one set of images: both give it).
+        split: "train" or "test" ("photos" has one set of images: both give it; "shapes" also
+            has "heldout", its held-out colour-shape pairs).
         root: where to find the data (only "cifar10" reads files; the others ignore it).
         subset: keep only this many images, class proportions kept (None: all).
         seed: seed of the subset choice (and of the generated "shapes" world).
         **options: passed to the loader: ``size=`` for "photos", ``download=``/``progress=``
-            for "cifar10", the generator's options for "shapes".
+            for "cifar10", ``n=``/``image_size=`` for "shapes" (see ``shapes.load_shapes``).
 
     Returns:
         An :class:`ImageDataset` with uint8 images ``(N, C, H, W)`` and int64 labels ``(N,)``.
@@ -73,12 +74,12 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None
     key = str(name).lower().replace("-", "")
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
-    if split not in ("train", "test"):
-        raise ValueError(f"unknown split {split!r} for dataset {name!r}; use 'train' or 'test'")
     if key == "shapes":
         from .shapes import load_shapes  # the generated world lives in its own module
 
         return load_shapes(split=split, subset=subset, seed=seed, **options)
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r} for dataset {name!r}; use 'train' or 'test'")
     if key == "digits":
         dataset = load_digits(split, **options)
     elif key == "photos":
