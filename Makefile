@@ -1,0 +1,43 @@
+# sslcourse: every target bootstraps .venv on first use and reinstalls only when pyproject.toml changes.
+#   make course      release + lectures + demo grading + build/index.html  (the main job, offline)
+#   make test        the whole test suite (installs what it needs first)
+#   make release     regenerate exercises/ from solutions/
+#   make lectures    execute lectures/*.ipynb, render HTML + slides into build/lectures/
+#   make autograde   grade submitted/<student>/<assignment>/ (ZIPS=folder of LMS zips, JOBS=N in parallel)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+JOBS   ?= 1
+ZIPS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: course test release lectures autograde install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+course: $(STAMP)
+	$(BIN)/sslcourse course --jobs $(JOBS)
+
+release: $(STAMP)
+	$(BIN)/sslcourse release
+
+lectures: $(STAMP)
+	$(BIN)/sslcourse render --out build/lectures
+
+autograde: $(STAMP)
+	$(BIN)/sslcourse autograde --jobs $(JOBS) $(if $(ZIPS),--zips $(ZIPS),)
+
+# Two workers on two cores, one thread each; grading tests stay together on one worker (loadgroup).
+test: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS) tests
+
+clean:
+	rm -rf build autograded feedback gradebook.db grades.csv

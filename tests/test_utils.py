@@ -1,0 +1,59 @@
+"""sslcourse.utils and sslcourse.grading."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sslcourse import grading, utils
+
+
+def test_pick_follows_the_context(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert utils.pick(cpu=100, grading=5, gpu=1000) == (1000 if torch.cuda.is_available() else 100)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert utils.is_autograding() and utils.pick(cpu=100, grading=5, gpu=1000) == 5
+    assert utils.pick(cpu=100) == 100
+
+
+def test_atomic_write_leaves_nothing_half_written(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with utils.atomic_write(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with utils.atomic_write(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
+
+
+def test_seed_everything_repeats_random_draws():
+    utils.seed_everything(3)
+    a = torch.randn(4)
+    g = utils.seed_everything(3)
+    assert torch.equal(a, torch.randn(4))
+    assert torch.equal(torch.randn(2, generator=g), torch.randn(2, generator=torch.Generator().manual_seed(3)))
+
+
+def test_to_device_walks_containers():
+    batch = {"x": torch.ones(2), "pair": (torch.zeros(1), 3)}
+    moved = utils.to_device(batch, "cpu")
+    assert moved["pair"][1] == 3 and torch.equal(moved["x"], batch["x"])
+
+
+def test_forbid_calls_catches_any_alias_of_a_reference_function():
+    from sslcourse.utils import seed_everything as renamed
+
+    with pytest.raises(AssertionError, match="integrity check"):
+        with grading.forbid_calls("sslcourse.utils"):
+            renamed(0)
+    with grading.forbid_calls("sslcourse.utils"):  # own code passes
+        torch.ones(3).sum()
+    with pytest.raises(AssertionError):
+        with grading.forbid_calls("sslcourse"):  # a whole package
+            utils.cache_dir()
+    with pytest.raises(ValueError, match="no module named"):
+        with grading.forbid_calls("sslcourse.no_such_module"):
+            pass
