@@ -1,19 +1,17 @@
 """The one generic training loop every method uses: ``fit(model, data, steps=...)``.
 
 The model owns its objective: ``model(batch)`` returns the scalar loss (or a dict with a
-``"loss"`` entry and any other metrics), so the same loop trains a rotation classifier,
-SimCLR, BYOL or a mini-BERT. The loop adds what every run needs: the device and bf16
-autocast on CUDA, an optimizer with a warmup + cosine schedule, a progress bar with the
-live loss and items/s, callbacks (kNN monitoring, plots), a NaN/inf guard, and
-checkpoints written atomically every N steps from which a run resumes *exactly*: the
-parameters after an interrupted-and-resumed run equal those of an uninterrupted one.
-
-Exact resume needs the data order to be reproducible: use ``TensorBatches`` (below), or
-any iterable with ``state_dict()/load_state_dict()``; a plain re-iterable (a list of batches,
-a DataLoader without shuffling) is fast-forwarded by skipping the batches already seen.
+``"loss"`` and other metrics), so one loop trains a rotation classifier, SimCLR, BYOL or a
+mini-BERT. The loop adds what every run needs: device and bf16 autocast on CUDA, AdamW with
+warmup + cosine decay, a progress bar with the live loss and items/s, callbacks (kNN
+monitoring), a NaN/inf guard, and atomic checkpoints from which a run resumes *exactly*
+(same parameters as an uninterrupted run). Exact resume needs a reproducible data order:
+use ``TensorBatches``, or any iterable with ``state_dict()/load_state_dict()``; a plain
+re-iterable (a list of batches, an unshuffled DataLoader) is fast-forwarded batch by batch.
 """
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -31,6 +29,7 @@ from .utils import atomic_torch_save, autocast, get_device, seed_everything, to_
 __all__ = ["fit", "History", "TensorBatches", "CheckpointError", "load_weights"]
 
 CHECKPOINT_FORMAT = "sslcourse-checkpoint-v1"
+_FIX = "delete it or pass resume=False to start over."
 
 
 @dataclass
@@ -48,10 +47,6 @@ class History:
         """``(steps, values)`` of ``name``, e.g. for plotting a metric logged every 100 steps."""
         return [r["step"] for r in self.rows if name in r], self.column(name)
 
-    def last(self, name: str = "loss") -> float | None:
-        values = self.column(name)
-        return values[-1] if values else None
-
     def __len__(self) -> int:
         return len(self.rows)
 
@@ -63,18 +58,15 @@ class CheckpointError(RuntimeError):
 class TensorBatches:
     """Mini-batches of in-memory tensors, reshuffled every epoch, with a resumable position.
 
-    The order of epoch e depends only on ``(seed, e)``, and ``state_dict()`` records the epoch
-    and the number of batches already drawn from it, so a resumed run sees exactly the batches
-    an uninterrupted one would. Tensors may already live on the GPU (``device=``): batches are
-    then cut by indexing on the device, with no DataLoader or worker processes involved.
+    The order of epoch e depends only on ``(seed, e)``; ``state_dict()`` holds the epoch and the
+    batches already drawn from it, so a resumed run sees exactly the batches of an uninterrupted
+    one. With ``device="cuda"`` the tensors move to the GPU once and batches are cut there by
+    indexing: no DataLoader, no worker processes.
 
     Args:
         *tensors: tensors with the same first dimension N (e.g. images and labels).
-        batch_size: B.
-        shuffle: a fresh seeded permutation per epoch (else the stored order).
-        seed: seed of the permutations.
+        batch_size: B. ``shuffle``: a fresh permutation per epoch, seeded by ``seed``.
         drop_last: drop the last incomplete batch (keeps B constant for contrastive losses).
-        device: move the tensors there once.
 
     Yields:
         a tensor ``(B, ...)`` when one tensor was given, else a tuple of tensors.
@@ -83,7 +75,7 @@ class TensorBatches:
     def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = True, device: str | torch.device | None = None) -> None:
         if not tensors or len({len(t) for t in tensors}) != 1:
-            raise ValueError(f"TensorBatches needs tensors with the same first dimension, got {[len(t) for t in tensors]}.")
+            raise ValueError(f"TensorBatches needs tensors of the same length, got {[len(t) for t in tensors]}.")
         n = len(tensors[0])
         if batch_size < 1 or (drop_last and n < batch_size):
             raise ValueError(f"batch_size={batch_size} does not fit {n} items; use a batch size between 1 and {n}.")
@@ -94,16 +86,12 @@ class TensorBatches:
     def __len__(self) -> int:
         return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
-    def _order(self, epoch: int) -> torch.Tensor:
-        if not self.shuffle:
-            return torch.arange(self.n)
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(self.n, generator=g)
-
     def __iter__(self) -> Iterator[Any]:
         if self.position >= len(self):  # the previous epoch is used up: start the next one
             self.epoch, self.position = self.epoch + 1, 0
-        order = self._order(self.epoch).to(self.tensors[0].device)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
+        order = order.to(self.tensors[0].device)  # (N,)
         while self.position < len(self):
             idx = order[self.position * self.batch_size:(self.position + 1) * self.batch_size]  # (B,)
             self.position += 1
@@ -125,15 +113,12 @@ class _DataStream:
         self.stateful = hasattr(data, "state_dict") and hasattr(data, "load_state_dict")
 
     def state_dict(self) -> dict[str, Any]:
-        if self.stateful:
-            return {"data": self.data.state_dict()}
-        return {"epoch": self.epoch, "position": self.position}
+        return {"data": self.data.state_dict()} if self.stateful else {"epoch": self.epoch, "position": self.position}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.stateful:
-            self.data.load_state_dict(state["data"])
-        else:
-            self.epoch, self.position = int(state["epoch"]), int(state["position"])
+            return self.data.load_state_dict(state["data"])
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
     def __iter__(self) -> Iterator[Any]:
         skip = self.position
@@ -142,48 +127,47 @@ class _DataStream:
                 self.data.set_epoch(self.epoch)
             seen = 0
             for seen, batch in enumerate(self.data, start=1):
-                if seen <= skip:  # fast-forward after a resume
-                    continue
-                self.position = seen
-                yield batch
+                if seen > skip:  # after a resume, fast-forward past the batches already used
+                    self.position = seen
+                    yield batch
             if seen == 0:
-                raise ValueError("fit: `data` yielded no batches; pass a non-empty, re-iterable collection of batches.")
+                raise ValueError("fit: `data` yielded no batches; pass a non-empty, re-iterable collection.")
             self.epoch, self.position, skip = self.epoch + 1, 0, 0
 
 
 def _batch_size(batch: Any) -> int:
-    """Items in a batch = the first dimension of its first tensor (1 if there is none)."""
+    """Items in a batch = the first dimension of its first tensor (0 if there is none)."""
     if isinstance(batch, torch.Tensor):
         return batch.shape[0] if batch.ndim else 1
     values = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (list, tuple)) else ()
-    for value in values:
-        n = _batch_size(value)
-        if n:
-            return n
-    return 0
+    return next((n for n in map(_batch_size, values) if n), 0)
 
 
 def _unpack(out: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
     """``model(batch)`` -> (loss tensor, {metric: float})."""
     loss, metrics = (out["loss"], {k: v for k, v in out.items() if k != "loss"}) if isinstance(out, dict) else (out, {})
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        raise TypeError(f"step {step}: model(batch) must return a scalar loss tensor or a dict with one; got {tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__}.")
-    return loss.reshape(()), {k: float(v.detach().float()) if isinstance(v, torch.Tensor) else float(v) for k, v in metrics.items()}
+        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise TypeError(f"step {step}: model(batch) must return a scalar loss tensor or a dict with one; got {got}.")
+    metrics = {k: float(v.detach().float() if isinstance(v, torch.Tensor) else v) for k, v in metrics.items()}
+    return loss.reshape(()), metrics
 
 
-def _lr_factor(steps: int, warmup_steps: int) -> Callable[[int], float]:
-    """Linear warmup over ``warmup_steps``, then a cosine decay towards 0 at ``steps``."""
-    def factor(s: int) -> float:
+def _lr_factor(steps: int, warmup_steps: int, cosine: bool) -> Callable[[int], float]:
+    """Linear warmup over ``warmup_steps``, then constant or a cosine decay towards 0 at ``steps``."""
+    def factor(s: int) -> float:  # s = optimizer steps already taken
         if s < warmup_steps:
             return (s + 1) / warmup_steps
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (s - warmup_steps) / max(1, steps - warmup_steps))))
+        progress = min(1.0, (s - warmup_steps) / max(1, steps - warmup_steps))
+        return 0.5 * (1.0 + math.cos(math.pi * progress)) if cosine else 1.0
     return factor
 
 
 def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    """Every RNG a step may draw from, in types that ``torch.load(weights_only=True)`` accepts."""
+    name, keys, *rest = np.random.get_state()
     return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(), "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:])}
+            "python": random.getstate(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), *rest)}
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
@@ -195,14 +179,19 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
 
 
+def _reason(err: Exception) -> str:
+    """The exception's type and first sentence, on one line."""
+    first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {first[:100]}" if first else type(err).__name__
+
+
 def _load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, random bytes, pickle errors ...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {path} is unreadable ({first}); delete it or pass resume=False to start over.") from None
+    except Exception as err:  # truncated zip, random bytes, foreign pickles ...
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({_reason(err)}); {_FIX}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not an sslcourse training checkpoint; delete it or pass resume=False to start over.")
+        raise CheckpointError(f"{path} is not an sslcourse training checkpoint; {_FIX}")
     return ckpt
 
 
@@ -213,29 +202,41 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     return model
 
 
-def fit(model: torch.nn.Module, data: Iterable, *, steps: int, optimizer: torch.optim.Optimizer | Callable | None = None,
-        lr: float = 1e-3, weight_decay: float = 0.0, scheduler: str | None = "cosine", warmup_steps: int = 0,
-        device: str | torch.device = "auto", callbacks: Iterable = (), checkpoint: str | Path | None = None,
-        checkpoint_every: int = 0, resume: bool = True, grad_clip: float | None = None, progress: bool = True,
-        desc: str = "train", seed: int = 0, channels_last: bool = False) -> History:
+def _restore(path: Path, state: dict[str, Any], steps: int) -> tuple[History, int]:
+    """Load model, optimizer, scheduler, data position and RNG states; return (history, step)."""
+    ckpt = _load_checkpoint(path)
+    try:
+        for key, obj in state.items():
+            obj.load_state_dict(ckpt[key])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {path} does not match this model ({_reason(err)}); {_FIX}") from None
+    _set_rng_state(ckpt["rng"])
+    if ckpt["steps"] != steps:
+        warnings.warn(f"resuming a run of {ckpt['steps']} steps with steps={steps}: the lr schedule changes.")
+    return History(list(ckpt["history"])), int(ckpt["step"])
+
+
+def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
+        optimizer: torch.optim.Optimizer | Callable | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
+        scheduler: str | None = "cosine", warmup_steps: int = 0, device: str | torch.device = "auto",
+        callbacks: Iterable = (), checkpoint: str | Path | None = None, checkpoint_every: int = 0,
+        resume: bool = True, grad_clip: float | None = None, progress: bool = True, desc: str = "train",
+        seed: int = 0, channels_last: bool = False) -> History:
     """Train ``model`` for ``steps`` optimizer steps on batches drawn from ``data``.
 
     Args:
         model: ``model(batch)`` returns a scalar loss or ``{"loss": loss, metric: value, ...}``;
-            ``model.after_step(step, steps)`` is called after every optimizer step if it exists
-            (BYOL's EMA update of the target lives there).
+            ``model.after_step(step, steps)``, if defined, runs after every optimizer step (EMA).
         data: re-iterable of batches (tensors, tuples or dicts of tensors), cycled over epochs.
         steps: total number of optimizer steps (the run length, also after a resume).
-        optimizer: an optimizer over the model's parameters, or ``params -> optimizer``;
-            default AdamW(lr, weight_decay).
-        scheduler: "cosine" (warmup then cosine decay to 0), None (constant after warmup).
+        optimizer: an optimizer, or ``params -> optimizer``; default AdamW(lr, weight_decay).
+        scheduler: "cosine" (warmup then cosine decay to 0) or None (constant after warmup).
         device: "auto" (CUDA if present), "cpu", "cuda", ...; CUDA runs under bf16 autocast.
         callbacks: objects with ``every: int`` and ``__call__(step, model, history)``, called
-            when ``step % every == 0`` and at the last step; a returned dict is added to the row.
-        checkpoint: file to save every ``checkpoint_every`` steps and at the end; with
-            ``resume=True`` an existing file is loaded first and training continues from it.
-        grad_clip: clip the global gradient norm at this value.
-        seed: seeds python, numpy and torch at the start (a resume restores the saved states).
+            when ``step % every == 0`` and at the last step; a returned dict joins the row.
+        checkpoint: file saved every ``checkpoint_every`` steps and at the end; with
+            ``resume=True`` an existing one is loaded first and training continues from it.
+        grad_clip: clip the global gradient norm. ``seed``: seeds python, numpy and torch.
         channels_last: NHWC memory format for the model (faster convolutions on recent GPUs).
 
     Returns:
@@ -243,81 +244,56 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int, optimizer: torch.
 
     Raises:
         FloatingPointError: the loss became NaN/inf (names the step and the last finite loss).
-        CheckpointError: the checkpoint to resume from is unreadable.
+        CheckpointError: the checkpoint is unreadable or belongs to another model.
     """
     device = get_device(device)
     seed_everything(seed)
     model.to(device, memory_format=torch.channels_last) if channels_last else model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-    if optimizer is None:
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    elif not isinstance(optimizer, torch.optim.Optimizer):
-        optimizer = optimizer(params)
+    if not isinstance(optimizer, torch.optim.Optimizer):  # None, or a factory params -> optimizer
+        optimizer = (optimizer or functools.partial(torch.optim.AdamW, lr=lr, weight_decay=weight_decay))(params)
     if scheduler not in ("cosine", None):
         raise ValueError(f"scheduler must be 'cosine' or None, got {scheduler!r}.")
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_factor(steps, warmup_steps) if scheduler == "cosine" else lambda s: min(1.0, (s + 1) / max(1, warmup_steps)))
-    stream, history, step = _DataStream(data), History(), 0
-
+    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(steps, warmup_steps, scheduler == "cosine"))
+    state = {"model": model, "optimizer": optimizer, "scheduler": sched, "data": _DataStream(data)}
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    if checkpoint is not None and resume and checkpoint.exists():
-        ckpt = _load_checkpoint(checkpoint)
-        try:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as err:
-            raise CheckpointError(f"checkpoint {checkpoint} does not match this model/optimizer ({str(err).splitlines()[0]}); "
-                                  "delete it or pass resume=False to start over.") from None
-        sched.load_state_dict(ckpt["scheduler"])
-        stream.load_state_dict(ckpt["data"])
-        _set_rng_state(ckpt["rng"])
-        history, step = History(list(ckpt["history"])), int(ckpt["step"])
-        if ckpt["steps"] != steps:
-            warnings.warn(f"resuming a run planned for {ckpt['steps']} steps with steps={steps}: the lr schedule changes.")
+    resuming = checkpoint is not None and resume and checkpoint.exists()
+    history, step = _restore(checkpoint, state, steps) if resuming else (History(), 0)
 
-    def save() -> None:
-        atomic_torch_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                           "scheduler": sched.state_dict(), "step": step, "steps": steps, "history": history.rows,
-                           "rng": _rng_state(), "data": stream.state_dict()}, checkpoint)
-
-    callbacks = list(callbacks)
-    last_finite: tuple[int, float] | None = (step, history.rows[-1]["loss"]) if history.rows else None
+    last_finite = (step, history.rows[-1]["loss"]) if history.rows else None
     bar = tqdm(total=steps, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
-    batches, shown = iter(stream), 0.0
+    batches, callbacks = iter(state["data"]), list(callbacks)
     model.train()
-    while step < steps:
-        t0 = time.perf_counter()
-        batch = to_device(next(batches), device)
+    while step < steps:  # ------------------------------------------------------------ one step
+        t0, batch = time.perf_counter(), to_device(next(batches), device)  # items/s counts loading too
         step += 1
         with autocast(device):
             loss, metrics = _unpack(model(batch), step)
         loss_value = float(loss.detach().float())  # one host sync per step: the NaN guard needs it
         if not math.isfinite(loss_value):
-            before = f"the last finite loss was {last_finite[1]:.4g} at step {last_finite[0]}" if last_finite else "no finite loss before it"
-            raise FloatingPointError(f"loss is {loss_value} at step {step} ({before}); lower lr, add warmup or grad_clip.")
+            before = f"last finite loss was {last_finite[1]:.4g} at step {last_finite[0]}" if last_finite else "none"
+            raise FloatingPointError(f"loss is {loss_value} at step {step} ({before}); lower lr, add warmup/grad_clip.")
         last_finite = (step, loss_value)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        lr_now = optimizer.param_groups[0]["lr"]
         optimizer.step()
-        sched.step()
         if hasattr(model, "after_step"):
-            model.after_step(step, steps)
+            model.after_step(step, steps)  # e.g. BYOL's EMA update of the target
         items_per_s = _batch_size(batch) / max(time.perf_counter() - t0, 1e-9)
-        history.rows.append({"step": step, "loss": loss_value, **metrics, "lr": lr_now, "items_per_s": items_per_s})
-        for cb in callbacks:
-            if step % cb.every == 0 or step == steps:
-                extra = cb(step, model, history)
+        history.rows.append({"step": step, "loss": loss_value, **metrics, "lr": optimizer.param_groups[0]["lr"],
+                             "items_per_s": items_per_s})
+        sched.step()  # after logging: the row holds the lr this step used
+        for callback in callbacks:
+            if step % callback.every == 0 or step == steps:
+                extra = callback(step, model, history)
                 model.train()  # a callback may have switched to eval mode
-                if isinstance(extra, dict):
-                    history.rows[-1].update(extra)
+                history.rows[-1].update(extra if isinstance(extra, dict) else {})
         if checkpoint is not None and ((checkpoint_every and step % checkpoint_every == 0) or step == steps):
-            save()
-        bar.update(1)
-        if time.perf_counter() - shown > 0.5 or step == steps:  # refresh the numbers twice a second
-            bar.set_postfix(loss=f"{loss_value:.4f}", items_s=f"{items_per_s:.0f}", refresh=False)
-            shown = time.perf_counter()
+            atomic_torch_save({"format": CHECKPOINT_FORMAT, "step": step, "steps": steps, "history": history.rows,
+                               "rng": _rng_state(), **{k: v.state_dict() for k, v in state.items()}}, checkpoint)
+        bar.set_postfix(loss=f"{loss_value:.4f}", items_s=f"{items_per_s:.0f}", refresh=False)
+        bar.update(1)  # redraws at most every 0.1 s
     bar.close()
     return history
