@@ -216,6 +216,30 @@ def test_found_through_environment_variable(tmp_path, data, monkeypatch):
     np.testing.assert_array_equal(ds.labels.numpy(), np.sort(data["test"][1]))
 
 
+def test_download_goes_through_torchvision_into_the_cache(tmp_path, data, monkeypatch):
+    """download=True wiring, with torchvision's CIFAR10 replaced by a fake (no network in tests)."""
+    import torchvision.datasets
+
+    calls = []
+
+    class FakeCIFAR10:
+        def __init__(self, root, train=True, download=False):
+            calls.append((Path(root), train, download))
+            if not (Path(root) / "cifar-10-batches-py").exists():
+                write_pickles(Path(root), data["train"], data["test"])
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    monkeypatch.setattr(cifar, "find_shared_data", lambda name: None)
+    with pytest.raises(FileNotFoundError):
+        load_dataset("cifar10", "test")  # no download unless asked
+    assert calls == []
+    ds = load_dataset("cifar10", "test", download=True, progress=False)
+    assert calls == [(tmp_path / "cache" / "cifar10" / "download", False, True)]
+    np.testing.assert_array_equal(ds.images.numpy(), data["test"][0])
+    assert len(load_dataset("cifar10", "train", progress=False)) == 40  # found there later, no new call
+    assert len(calls) == 1
+
+
 # ----------------------------------------------------------------------------- the cache
 
 
