@@ -214,6 +214,11 @@ def test_found_through_environment_variable(tmp_path, data, monkeypatch):
     assert find_shared_data("no-such-dataset-anywhere") is None
     ds = load_dataset("cifar10", "test", progress=False)
     np.testing.assert_array_equal(ds.labels.numpy(), np.sort(data["test"][1]))
+    # an archive named after the other split is not read for this one
+    write_tar(tmp_path / "only" / "cifar10-jpeg-test.tar.gz", folder_members("test", *data["test"]))
+    with pytest.raises(FileNotFoundError, match=r"CIFAR-10 \(train\) not found in: .*only \(no CIFAR-10 files\)"):
+        load_cifar10("train", root=tmp_path / "only")
+    assert len(load_cifar10("test", root=tmp_path / "only", progress=False)) == 20
 
 
 def test_download_goes_through_torchvision_into_the_cache(tmp_path, data, monkeypatch):
@@ -349,12 +354,14 @@ def test_unreadable_image_or_mixed_sizes_name_the_file(tmp_path, data):
     assert cache_files(tmp_path) == []
 
 
-def test_missing_data_says_where_and_what_to_do(tmp_path, monkeypatch):
+def test_missing_data_says_where_and_what_to_do(tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError) as err:
         load_cifar10("train", root=tmp_path / "empty")
     message = one_line(err)
-    assert str(tmp_path / "empty") in message
+    assert f"{tmp_path / 'empty'} (no CIFAR-10 files)" in message
+    with pytest.raises(FileNotFoundError, match=r"nowhere \(missing\)"):
+        load_cifar10("test", root=tmp_path / "nowhere")
     assert all(hint in message for hint in ("SSLCOURSE_DATA", "root=", "download=True"))
     # without root: the environment variable, the shared folder and the download folder
     monkeypatch.setenv("SSLCOURSE_DATA", str(tmp_path / "empty"))
@@ -362,6 +369,11 @@ def test_missing_data_says_where_and_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="not found in: .*empty.*download") as err:
         load_dataset("cifar10", "test")
     one_line(err)
+    # a notebook may ask for a fallback: one line says what it uses instead
+    ds = load_dataset("cifar10", "test", subset=30, fallback="digits")
+    assert ds.name == "digits" and len(ds) == 30
+    assert capsys.readouterr().out.strip() == ("cifar10 is not available here (set SSLCOURSE_DATA or pass root= "
+                                               "to use it); using 'digits' instead")
 
 
 def test_unknown_names_and_splits():

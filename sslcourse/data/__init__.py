@@ -51,7 +51,8 @@ DATASETS: tuple[str, ...] = ("digits", "photos", "shapes", "cifar10")
 
 
 def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None = None,
-                 subset: int | None = None, seed: int = 0, **options) -> ImageDataset:
+                 subset: int | None = None, seed: int = 0, fallback: str | None = None,
+                 **options) -> ImageDataset:
     """Load an image dataset by name.
 
     Args:
@@ -61,6 +62,9 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None
         root: where to find the data (only "cifar10" reads files; the others ignore it).
         subset: keep only this many images, class proportions kept (None: all).
         seed: seed of the subset choice (and of the generated "shapes" world).
+        fallback: a dataset to use instead when ``name`` has no local copy (e.g. "shapes"
+            for "cifar10" in a notebook): one printed line says so, and the fallback is
+            loaded with the same split, subset and seed (without ``options``).
         **options: passed to the loader: ``size=`` for "photos", ``download=``/``progress=``
             for "cifar10", ``n=``/``image_size=`` for "shapes" (see ``shapes.load_shapes``).
 
@@ -69,8 +73,21 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None
 
     Raises:
         ValueError: an unknown name or split (the message lists the known ones).
-        FileNotFoundError: "cifar10" with no local copy (the message says what to do).
+        FileNotFoundError: "cifar10" with no local copy and no ``fallback`` (the message
+            says what to do).
     """
+    try:
+        return _load(name, split, root, subset, seed, **options)
+    except FileNotFoundError:
+        if fallback is None:
+            raise
+        print(f"{name} is not available here (set SSLCOURSE_DATA or pass root= to use it); "
+              f"using {fallback!r} instead")
+        return _load(fallback, split, None, subset, seed)
+
+
+def _load(name: str, split: str, root: str | os.PathLike | None, subset: int | None, seed: int,
+          **options) -> ImageDataset:
     key = str(name).lower().replace("-", "")
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")

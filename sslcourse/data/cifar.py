@@ -118,11 +118,11 @@ def _detect(location: Path, split: str) -> _Source | None:
     if (location / split).is_dir():
         return _Source("folder", (location / split,))
     archives = sorted(p for p in location.iterdir() if _is_archive(p))
-    named = [p for p in archives if re.search(rf"(^|[-_.]){split}([-_.]|$)", p.name.lower())]
-    # an archive named after the split, else every archive (members are filtered by split)
-    if named or archives:
-        return _Source("archive", tuple(named or archives))
-    return None
+    names = {s: [p for p in archives if re.search(rf"(^|[-_.]){s}([-_.]|$)", p.name.lower())] for s in SPLITS}
+    unnamed = [p for p in archives if not any(p in named for named in names.values())]
+    # the archives named after the split, else those named after no split (members are filtered by split)
+    chosen = names[split] or unnamed
+    return _Source("archive", tuple(chosen)) if chosen else None
 
 
 def _candidates(root: str | os.PathLike | None) -> list[Path]:
@@ -407,7 +407,7 @@ def load_cifar10(split: str = "train", root: str | os.PathLike | None = None, do
     if source is None and download:
         source = _download(split)
     if source is None:
-        where = ", ".join(str(p) for p in places)
+        where = ", ".join(f"{p} ({'no CIFAR-10 files' if p.exists() else 'missing'})" for p in places)
         raise FileNotFoundError(f"CIFAR-10 ({split}) not found in: {where}; {_HOW_TO_GET}")
     cache = cache_dir() / "cifar10" / f"{_fingerprint(source)}-{split}.npz"
     if cache.is_file():
