@@ -50,8 +50,8 @@ def main() -> None:
         return dataset, time.perf_counter() - wall, time.process_time() - cpu
 
     try:
-        print(f"source: {args.root or 'found by load_dataset'}; decoder {args.decoder}; load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
+        print(f"source: {args.root or 'found by load_dataset'}; decoder {args.decoder}; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print("| split | images | first load (decode + cache): wall / CPU | cached load: wall / CPU | cache size |")
         print("|---|---|---|---|---|")
         for split in args.splits:

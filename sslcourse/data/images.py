@@ -98,8 +98,8 @@ class ImageDataset:
     name: str = "images"
 
     def __post_init__(self) -> None:
-        images = torch.as_tensor(np.asarray(self.images)) if isinstance(self.images, np.ndarray) else self.images
-        labels = torch.as_tensor(np.asarray(self.labels)) if isinstance(self.labels, np.ndarray) else self.labels
+        images = torch.as_tensor(self.images) if isinstance(self.images, np.ndarray) else self.images
+        labels = torch.as_tensor(self.labels) if isinstance(self.labels, np.ndarray) else self.labels
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
             got = f"{getattr(images, 'dtype', type(images))} with shape {tuple(getattr(images, 'shape', ()))}"
             raise ValueError(f"{self.name}: images must be a uint8 tensor of shape (N, C, H, W), got {got}")
