@@ -149,7 +149,8 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     device = train_feats.device
     train_x, test_x = train_feats.detach().float(), test_feats.detach().float().to(device)
     train_y, test_y = train_labels.to(device).long(), test_labels.to(device).long()
-    mean, std = train_x.mean(0), train_x.std(0, unbiased=False).clamp_min(1e-6)  # (D,), (D,)
+    mean, std = train_x.mean(0), train_x.std(0, unbiased=False)  # (D,), (D,)
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))  # constant on train: leave unscaled (as sklearn)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std  # (N, D), (M, D)
     num_classes = int(max(train_y.max(), test_y.max())) + 1
     g = torch.Generator().manual_seed(seed)

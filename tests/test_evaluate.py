@@ -77,6 +77,10 @@ def test_linear_probe_against_logistic_regression():
     # standardisation with train statistics: an affine change of the features changes almost nothing
     scale, shift = torch.logspace(-2, 3, 10), torch.linspace(-100, 100, 10)
     assert abs(linear_probe(xtr * scale + shift, ytr, xte * scale + shift, yte, seed=0) - acc) <= 0.02
+    # a feature that is constant on the train set (a border pixel) must not blow up on test
+    pad_tr, pad_te = torch.zeros(300, 1), torch.rand(200, 1, generator=torch.Generator().manual_seed(2))
+    padded = linear_probe(torch.cat([xtr, pad_tr], 1), ytr, torch.cat([xte, pad_te], 1), yte, seed=0)
+    assert abs(padded - acc) <= 0.03
     # mini-batches give the same quality
     assert abs(linear_probe(xtr, ytr, xte, yte, batch_size=32, epochs=30) - ref) <= 0.05
     # random labels: chance level on test
