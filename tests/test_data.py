@@ -195,15 +195,15 @@ def test_one_archive_with_both_splits_and_other_classes(tmp_path):
     for split in ("test", "train"):
         for i, name in enumerate(names * 2):
             image = rng.integers(0, 256, size=(3, 16, 16), dtype=np.uint8)
-            members.append((f"data/{split}/{name}/{i}.png", encode(image, "PNG")))
+            members.append((f"data/{split}/{name}/{5 * i}.png", encode(image, "PNG")))
     members.append(("data/README.txt", b"not an image"))
     archive = write_tar(tmp_path / "both.tar", members, mode="w")
     ds = load_cifar10("train", root=archive, progress=False)
     assert ds.classes == ["apple", "mango", "zebra"]
     assert ds.labels.tolist() == [0, 0, 1, 1, 2, 2]
     assert ds.images.shape == (6, 3, 16, 16)
-    # within a class, names sort naturally: "1.png" (written first) before "4.png"
-    first_apple = Image.open(io.BytesIO(dict(members)["data/train/apple/1.png"]))
+    # within a class, names sort naturally: "5.png" before "20.png"
+    first_apple = Image.open(io.BytesIO(dict(members)["data/train/apple/5.png"]))
     np.testing.assert_array_equal(ds.images[0].numpy(), np.asarray(first_apple).transpose(2, 0, 1))
 
 
