@@ -94,7 +94,8 @@ def main() -> None:
         t0 = time.perf_counter()
         linear_probe(tr, ytr, te, yte)
         t_lin = time.perf_counter() - t0
-        print(f"train {n_train} x test {n_test}, d={d}: kNN (k=200) {t_knn:.2f} s, linear probe (L-BFGS, 100 it) {t_lin:.2f} s")
+        print(f"train {n_train} x test {n_test}, d={d}: kNN (k=200) {t_knn:.2f} s, "
+              f"linear probe (L-BFGS, 100 it) {t_lin:.2f} s")
 
 
 if __name__ == "__main__":

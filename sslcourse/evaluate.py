@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["extract_features", "knn_accuracy", "linear_probe", "per_class_subset", "label_efficiency", "probe_encoder",
-           "collapse_std", "effective_rank", "baselines", "KNNMonitor"]
+__all__ = ["extract_features", "knn_accuracy", "linear_probe", "per_class_subset", "label_efficiency",
+           "probe_encoder", "collapse_std", "effective_rank", "baselines", "KNNMonitor"]
 
 
 def _as_float_images(x: torch.Tensor) -> torch.Tensor:

@@ -243,7 +243,8 @@ def bar_chart(values: Mapping[str, float], baselines: Mapping[str, float] | None
     for bar, h in zip(bars, heights):
         ax.text(bar.get_x() + bar.get_width() / 2, h, fmt.format(h), ha="center", va="bottom", fontsize=8)
     for i, (name, v) in enumerate((baselines or {}).items()):
-        ax.axhline(float(v), linestyle="--", color=plt.get_cmap("Dark2")(i % 8), label=f"{name}: {fmt.format(float(v))}")
+        color = plt.get_cmap("Dark2")(i % 8)
+        ax.axhline(float(v), linestyle="--", color=color, label=f"{name}: {fmt.format(float(v))}")
     if baselines:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     top = max([*heights, *[float(v) for v in (baselines or {}).values()], 0.0])

@@ -77,19 +77,36 @@ class Crash:
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("data_kind", ["tensor_batches", "list"])
-def test_resume_reproduces_uninterrupted_run_exactly(tmp_path, data_kind):
+class EpochShuffled:
+    """A re-iterable without state_dict whose order depends on set_epoch (like DistributedSampler)."""
+
+    def __init__(self, x, y):
+        self.x, self.y, self.epoch = x, y, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = torch.randperm(len(self.x), generator=torch.Generator().manual_seed(self.epoch))
+        for i in range(0, len(order), 16):
+            yield self.x[order[i:i + 16]], self.y[order[i:i + 16]]
+
+
+@pytest.mark.parametrize("data_kind,crash_at", [("tensor_batches", 7), ("tensor_batches", 5), ("list", 7),
+                                                ("set_epoch", 5)])
+def test_resume_reproduces_uninterrupted_run_exactly(tmp_path, data_kind, crash_at):
     x, y = _data(48)
-    make_data = (lambda: TensorBatches(x, y, batch_size=16, seed=3)) if data_kind == "tensor_batches" else (
-        lambda: [(x[i:i + 16], y[i:i + 16]) for i in range(0, 48, 16)])
+    make_data = {"tensor_batches": lambda: TensorBatches(x, y, batch_size=16, seed=3),
+                 "list": lambda: [(x[i:i + 16], y[i:i + 16]) for i in range(0, 48, 16)],
+                 "set_epoch": lambda: EpochShuffled(x, y)}[data_kind]
     kw = dict(steps=10, lr=1e-2, weight_decay=1e-2, warmup_steps=2, progress=False, seed=5)
     straight = _model()
     h_straight = fit(straight, make_data(), **kw)
 
     ckpt = tmp_path / "run.pt"
     interrupted = _model()
-    with pytest.raises(KeyboardInterrupt):  # killed during step 7, after the checkpoint of step 6
-        fit(interrupted, make_data(), checkpoint=ckpt, checkpoint_every=2, callbacks=[Crash(7)], **kw)
+    with pytest.raises(KeyboardInterrupt):  # killed during step crash_at, after the checkpoint of crash_at - 1
+        fit(interrupted, make_data(), checkpoint=ckpt, checkpoint_every=2, callbacks=[Crash(crash_at)], **kw)
     assert ckpt.exists() and not list(tmp_path.glob("*.tmp"))
     resumed = _model()  # a fresh process: new model, new data iterable
     h_resumed = fit(resumed, make_data(), checkpoint=ckpt, checkpoint_every=2, **kw)
