@@ -15,7 +15,9 @@ probe does).
 - ``baselines``: kNN on raw pixels and on a random-init encoder, the two numbers every SSL
   accuracy in the course stands beside.
 
-All accuracies are fractions in [0, 1].
+All accuracies are fractions in [0, 1]. Code between the BEGIN/END SOLUTION comment lines is
+the reference answer of a graded exercise (collapse_std in 04, kNN in 05, the linear probe in
+01); a student copy of the package strips it.
 """
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ def extract_features(encoder: nn.Module, images_or_loader: torch.Tensor | Iterab
         batches: Iterable = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
     else:
         batches = (b[0] if isinstance(b, (list, tuple)) else b for b in images_or_loader)
+    # ### BEGIN SOLUTION
     was_training = encoder.training
     encoder.eval()
     try:
@@ -78,6 +81,7 @@ def extract_features(encoder: nn.Module, images_or_loader: torch.Tensor | Iterab
             feats.append(encoder(xb).float().flatten(1))  # (B, D)
     finally:
         encoder.train(was_training)
+    # ### END SOLUTION
     if not feats:
         raise ValueError("extract_features got no images; pass a non-empty tensor or loader.")
     return torch.cat(feats)  # (N, D)
@@ -105,6 +109,7 @@ def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     if len(train_feats) != len(train_labels) or len(test_feats) != len(test_labels) or len(train_feats) == 0:
         raise ValueError(f"knn_accuracy: features and labels must have matching, non-zero lengths; got "
                          f"{len(train_feats)}/{len(train_labels)} train and {len(test_feats)}/{len(test_labels)} test.")
+    # ### BEGIN SOLUTION
     device = train_feats.device
     train = F.normalize(train_feats.float(), dim=1)  # (N, D)
     test = F.normalize(test_feats.float().to(device), dim=1)  # (M, D)
@@ -120,6 +125,7 @@ def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
         votes.scatter_add_(1, train_labels[top_idx], weights)
         correct += int((votes.argmax(1) == test_labels[i:i + chunk_size]).sum())
     return correct / len(test)
+    # ### END SOLUTION
 
 
 def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
@@ -146,6 +152,7 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     Returns:
         top-1 accuracy in [0, 1].
     """
+    # ### BEGIN SOLUTION
     device = train_feats.device
     train_x, test_x = train_feats.detach().float(), test_feats.detach().float().to(device)
     train_y, test_y = train_labels.to(device).long(), test_labels.to(device).long()
@@ -189,6 +196,7 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
                 sched.step()
     with torch.no_grad():
         return float((head(test_x).argmax(1) == test_y).float().mean())
+    # ### END SOLUTION
 
 
 def per_class_subset(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
@@ -269,7 +277,9 @@ def collapse_std(z: torch.Tensor) -> float:
     """
     if z.ndim != 2 or len(z) < 2:
         raise ValueError(f"collapse_std needs a batch of embeddings (N >= 2, d), got shape {tuple(z.shape)}.")
-    return float(F.normalize(z.float(), dim=1).std(dim=0).mean())
+    # ### BEGIN SOLUTION
+    return float(F.normalize(z.float(), dim=1).std(dim=0).mean())  # unbiased std over the batch
+    # ### END SOLUTION
 
 
 @torch.no_grad()
