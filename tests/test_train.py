@@ -227,3 +227,32 @@ def test_tensor_batches_order_and_state():
         TensorBatches(x, batch_size=11)
     with pytest.raises(ValueError):
         TensorBatches(x, x[:5], batch_size=2)
+
+
+def test_progress_bar_shows_loss_and_items_per_second(capsys):
+    x, y = _data()
+    fit(_model(), TensorBatches(x, y, batch_size=16), steps=3, desc="demo", progress=True)
+    err = capsys.readouterr().err
+    assert "demo" in err and "3/3" in err and "loss=" in err and "items_s=" in err
+
+
+def test_channels_last_and_grad_clip():
+    from sslcourse.nn import SmallCNN
+
+    class Images(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = SmallCNN(3, width=4)
+
+        def forward(self, x):
+            return 1e3 * self.encoder(x).pow(2).mean()  # large gradients
+
+    torch.manual_seed(0)
+    model = Images()
+    start = [p.detach().clone() for p in model.parameters()]
+    images = torch.randn(8, 3, 8, 8)
+    fit(model, [images], steps=1, lr=1.0, optimizer=lambda params: torch.optim.SGD(params, lr=1.0),
+        scheduler=None, grad_clip=1e-3, channels_last=True, progress=False)
+    assert model.encoder.features[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    step = torch.sqrt(sum(((p.detach() - s) ** 2).sum() for p, s in zip(model.parameters(), start)))
+    assert float(step) == pytest.approx(1e-3, rel=1e-3)  # SGD lr=1 moves by the clipped gradient norm
