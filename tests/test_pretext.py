@@ -1,0 +1,214 @@
+"""Tests of the pretext tasks (topic 01): transformations against independent computations,
+training lowers every pretext loss, and the rotation-pretrained encoder transfers."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from sslcourse import pretext
+from sslcourse.pretext import (NEIGHBOURS, colorization_pair, crop_patches, grid_extent, jigsaw_tiles,
+                               patch_pair_positions, permutation_set, quantize_ab, rgb_to_gray, rgb_to_lab,
+                               rotate_batch, rotation_pairs)
+
+
+def _images(n=6, c=3, h=12, w=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, c, h, w or h, generator=g)
+
+
+# --------------------------------------------------------------------------- rotation
+
+
+def test_rotate_batch_agrees_with_rot90_per_image():
+    x = _images(8)
+    k = torch.tensor([0, 1, 2, 3, 5, -1, 2, 7])
+    out = rotate_batch(x, k)
+    for i in range(len(x)):  # independent reference: one torch.rot90 call per image
+        assert torch.equal(out[i], torch.rot90(x[i], int(k[i]) % 4, dims=(1, 2)))
+
+
+def test_four_rotations_compose_to_identity_and_inverse():
+    x = _images(5)
+    y = x
+    for _ in range(4):
+        y = rotate_batch(y, torch.ones(5, dtype=torch.long))
+    assert torch.equal(y, x)
+    k = torch.randint(0, 4, (5,), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(rotate_batch(rotate_batch(x, k), 4 - k), x)
+    assert not torch.equal(rotate_batch(x, 1), x)
+
+
+def test_rotation_is_counter_clockwise_on_a_hand_example():
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
+    assert rotate_batch(x, 1).flatten().tolist() == [2.0, 4.0, 1.0, 3.0]  # top row becomes the left column
+
+
+def test_rotation_pairs_labels_and_order():
+    x = _images(3)
+    x_in, k = rotation_pairs(x)
+    assert x_in.shape == (12, 3, 12, 12) and k.tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    for r in range(4):
+        assert torch.equal(x_in[3 * r:3 * r + 3], torch.rot90(x, r, dims=(2, 3)))
+    x_in, k = rotation_pairs(x, all_four=False, generator=torch.Generator().manual_seed(0))
+    assert x_in.shape == x.shape and ((k >= 0) & (k < 4)).all()
+
+
+def test_rotation_rejects_non_square_images():
+    with pytest.raises(ValueError, match="square"):
+        rotate_batch(torch.zeros(2, 3, 8, 10), 1)
+
+
+# --------------------------------------------------------------------------- colorization
+
+
+def test_grayscale_uses_standard_luma_weights():
+    assert pretext.LUMA_WEIGHTS == (0.299, 0.587, 0.114)
+    eye = torch.eye(3).view(3, 3, 1, 1)  # pure red, green, blue
+    assert torch.allclose(rgb_to_gray(eye).flatten(), torch.tensor([0.299, 0.587, 0.114]))
+    x = (_images(4) * 255).round().to(torch.uint8)
+    from PIL import Image  # an independent implementation: PIL's "L" mode is ITU-R 601-2 luma
+
+    for i in range(4):
+        pil = np.asarray(Image.fromarray(x[i].permute(1, 2, 0).numpy()).convert("L")).astype(np.float32)
+        assert np.abs(rgb_to_gray(x[i:i + 1])[0, 0].numpy() * 255 - pil).max() <= 1.0
+
+
+def test_lab_matches_scikit_image_and_round_trips():
+    from skimage.color import rgb2lab
+
+    x = _images(3, h=9)
+    ours = rgb_to_lab(x).permute(0, 2, 3, 1).numpy()
+    ref = np.stack([rgb2lab(img) for img in x.permute(0, 2, 3, 1).double().numpy()])
+    assert np.abs(ours - ref).max() < 0.05
+    back = pretext.lab_to_rgb(rgb_to_lab(x))
+    assert torch.allclose(back, x, atol=2e-3)
+
+
+def test_colorization_pair_target_is_the_ab_bin():
+    x = _images(2, h=8)
+    gray, target = colorization_pair(x, bin_size=20.0)
+    assert gray.shape == (2, 1, 8, 8) and target.shape == (2, 8, 8) and target.dtype == torch.long
+    centers = pretext.ab_bin_centers(20.0)  # (121, 2)
+    assert centers.shape == (121, 2) and target.max() < 121
+    ab = rgb_to_lab(x)[:, 1:]
+    # the chosen bin's centre is within half a bin of the true (a, b) on both axes
+    c = centers[target]  # (2, 8, 8, 2)
+    assert (c - ab.permute(0, 2, 3, 1)).abs().max() <= 10.0 + 1e-4
+    assert torch.equal(quantize_ab(centers.T.reshape(1, 2, 11, 11)).flatten(), torch.arange(121))
+
+
+def test_gray_input_has_no_colour_left():
+    x = _images(2, h=8)
+    gray, _ = colorization_pair(x)
+    lab = rgb_to_lab(gray.expand(-1, 3, -1, -1))
+    assert lab[:, 1:].abs().max() < 0.02  # a grey pixel has a = b = 0 (up to float32 rounding)
+
+
+# --------------------------------------------------------------------------- patches
+
+
+@pytest.mark.parametrize("h,w,p,gap,jitter", [(32, 32, 8, 1, 1), (64, 52, 10, 4, 2), (40, 40, 8, 6, 0)])
+def test_patch_positions_inside_image_and_respect_gap(h, w, p, gap, jitter):
+    n = 2000
+    c, nb, labels = patch_pair_positions(n, h, w, p, gap, jitter, generator=torch.Generator().manual_seed(0))
+    assert c.shape == nb.shape == (n, 2) and labels.shape == (n,)
+    for yx in (c, nb):
+        assert (yx >= 0).all() and (yx[:, 0] + p <= h).all() and (yx[:, 1] + p <= w).all()
+    d = nb - c  # (n, 2)
+    off = torch.tensor(NEIGHBOURS)[labels]  # (n, 2) expected direction
+    stride = p + gap + 2 * jitter
+    assert ((d - off * stride).abs() <= 2 * jitter).all()  # the neighbour sits in its cell up to jitter
+    # the gap: along every axis where they differ, the patches are at least `gap` pixels apart
+    sep = d.abs() - p  # (n, 2) empty pixels between the patches along each axis
+    assert (sep[off != 0] >= gap).all()
+    assert set(labels.tolist()) == set(range(8))
+    if jitter:
+        assert (d - off * stride).abs().max() == 2 * jitter  # the jitter is actually used
+
+
+def test_patch_grid_that_does_not_fit_is_a_clear_error():
+    assert grid_extent(8, 1, 1) == 32
+    with pytest.raises(ValueError, match="needs"):
+        patch_pair_positions(4, 31, 31, 8, 1, 1)
+
+
+def test_crop_patches_equals_slicing():
+    x = _images(4, h=20)
+    yx = torch.tensor([[0, 0], [3, 7], [12, 12], [5, 1]])
+    out = crop_patches(x, yx, 8)
+    for i, (y, xx) in enumerate(yx.tolist()):
+        assert torch.equal(out[i], x[i, :, y:y + 8, xx:xx + 8])
+
+
+# --------------------------------------------------------------------------- jigsaw
+
+
+def test_permutation_set_is_distinct_and_spread():
+    perms = permutation_set(24, seed=0)
+    assert perms.shape == (24, 9)
+    assert all(sorted(p) == list(range(9)) for p in perms.tolist())
+    assert len({tuple(p) for p in perms.tolist()}) == 24
+    dmin = min(int((a != b).sum()) for a, b in itertools.combinations(perms, 2))
+    assert dmin >= 7  # greedy max-min Hamming distance keeps them far apart (random sets: often 2-4)
+    assert torch.equal(perms, permutation_set(24, seed=0))
+
+
+def test_jigsaw_tiles_are_a_permutation_of_the_grid():
+    x = _images(3, h=32)
+    perms = permutation_set(10)
+    tiles, labels = jigsaw_tiles(x, perms, tile_size=8, gap=1, jitter=0, generator=torch.Generator().manual_seed(0))
+    assert tiles.shape == (3, 9, 3, 8, 8)
+    for i in range(3):
+        unshuffled = torch.empty_like(tiles[i])
+        unshuffled[perms[labels[i]]] = tiles[i]  # slot s holds original tile perms[c, s]
+        # without jitter the tiles lie on a regular grid of stride 9: check the geometry
+        corners = []
+        for t in range(9):
+            hits = [(y, xx) for y in range(25) for xx in range(25)
+                    if torch.equal(x[i, :, y:y + 8, xx:xx + 8], unshuffled[t])]
+            assert len(hits) == 1
+            corners.append(hits[0])
+        y0, x0 = corners[0]
+        assert corners == [(y0 + 9 * r, x0 + 9 * c) for r in range(3) for c in range(3)]
+
+
+# --------------------------------------------------------------------------- training and transfer
+
+
+def test_upright_world_is_the_shapes_world_with_upright_shapes():
+    from sslcourse.data import shapes as world
+    from sslcourse.pretext.upright import _UprightRng
+
+    ds = pretext.load_upright_shapes("train", n=64, image_size=16)
+    assert ds.images.shape == (64, 3, 16, 16) and ds.images.dtype == torch.uint8
+    assert ds.labels.max() < len(world.SHAPES) and list(ds.classes) == list(world.SHAPES)
+    if hasattr(world, "_ROTATION"):
+        assert world._ROTATION == 180.0  # the standard world is left as it was
+    # the fallback generator narrows only the per-image full-turn angle draw
+    rng = _UprightRng(np.random.default_rng(0), max_degrees=15)
+    assert np.abs(rng.uniform(0, 2 * np.pi, 1000)).max() <= np.deg2rad(15)
+    assert np.abs(rng.uniform(-180, 180, 1000)).max() <= 15
+    wide = rng.uniform(0, 2 * np.pi, (1000, 1, 1))  # texture directions: untouched
+    assert wide.max() > 6.0 and rng.uniform(0.3, 0.4, 10).min() >= 0.3 and rng.narrowed == 2
+
+
+@pytest.mark.parametrize("method,size,n", [("rotation", 16, 32), ("colorization", 16, 32), ("patches", 32, 64),
+                                           ("jigsaw", 32, 64)])
+def test_training_lowers_the_pretext_loss(method, size, n):
+    """A few steps on a small fixed set of unlabelled images: the pretext loss must fall clearly."""
+    from sslcourse.train import TensorBatches, fit
+
+    images = pretext.load_upright_shapes("train", n=n, image_size=size).images
+    torch.manual_seed(0)
+    model = pretext.build_model(method, width=8, image_size=size)
+    if method == "jigsaw":
+        model = pretext.Jigsaw(model.encoder, num_permutations=8, tile_size=8, gap=1, jitter=1)
+    steps = 40 if method == "patches" else 20  # one cheap pair per image: more steps
+    hist = fit(model, TensorBatches(images, batch_size=n, seed=0), steps=steps, lr=1e-2, progress=False, device="cpu")
+    loss = hist.column("loss")
+    first, last = np.mean(loss[:4]), np.mean(loss[-4:])
+    assert last < 0.9 * first, (method, first, last)
+    assert 0.0 <= hist.column("acc")[-1] <= 1.0
