@@ -8,7 +8,7 @@ topic 06 (CLIP). Every image shows one shape; the **class is the shape**. Everyt
     colour          8 named colours, jittered per image           (also said in most captions)
     size            "small" / "large", continuous radius inside   (said in some captions)
     position        anywhere the shape fits
-    rotation        any angle
+    rotation        any angle in [-45, 45] degrees
     background      a named base colour with a texture: noise, stripes, gradient or clouds,
                     blended with a second random colour            (said in some captions)
 
@@ -31,6 +31,7 @@ same ``(split, seed, n, image_size)`` always gives the same bytes.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,12 +76,17 @@ CAPTION_TEMPLATES: tuple[str, ...] = (
     "something {colour} on a {background} background",
     "a drawing of a {colour} {shape}",
     "a {colour} {shape} , {size}",
+    "a {colour} shape on a {background} background",
+    "a photo of a {colour} object",
 )
 
 _SPLIT_ID = {"train": 0, "test": 1, "heldout": 2}
 _DEFAULT_N = {"train": 10_000, "test": 2_000, "heldout": 2_000}
 _CENTRE_LO = 0.25
-_ALPHA = (0.25, 0.5)
+_ALPHA = (0.15, 0.35)  # strength of the background texture
+_SMALL = (0.22, 0.28)  # radius / image size of a small shape
+_LARGE = (0.32, 0.42)
+_ROTATION = 45.0  # degrees: angles are uniform in [-_ROTATION, _ROTATION]
 _BLOCK = 512  # images per generator block (see make_captioned_shapes)
 _SUPERSAMPLE = 2  # the shape mask is drawn at 2x resolution and averaged: anti-aliased edges
 
@@ -201,9 +207,15 @@ def make_captions(
     rng = np.random.default_rng([seed, 7])
     which = rng.integers(0, len(templates), len(shape))
     return [
-        templates[t].format(size=SIZES[z], colour=COLOURS[c], shape=SHAPES[s], background=COLOURS[b])
+        _caption(templates[t], s, c, z, b)
         for t, s, c, z, b in zip(which.tolist(), shape.tolist(), colour.tolist(), size.tolist(), background.tolist())
     ]
+
+
+def _caption(template: str, shape: int, colour: int, size: int, background: int) -> str:
+    """Fill one template; "a orange" becomes "an orange"."""
+    text = template.format(size=SIZES[size], colour=COLOURS[colour], shape=SHAPES[shape], background=COLOURS[background])
+    return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -247,11 +259,11 @@ def _render(f: dict[str, np.ndarray], image_size: int, rng: np.random.Generator)
     """
     n, H = len(f["shape"]), image_size
     # --- continuous nuisances -----------------------------------------------------------
-    radius = np.where(f["size"] == 0, rng.uniform(0.17, 0.23, n), rng.uniform(0.30, 0.40, n)) * H  # pixels
+    radius = np.where(f["size"] == 0, rng.uniform(*_SMALL, n), rng.uniform(*_LARGE, n)) * H  # pixels
     lo = np.maximum(radius, _CENTRE_LO * H)
     cx = rng.uniform(lo, H - lo)
     cy = rng.uniform(lo, H - lo)
-    theta = rng.uniform(0, 2 * np.pi, n)
+    theta = rng.uniform(-_ROTATION, _ROTATION, n) * np.pi / 180
     f32 = np.float32
     fg = (COLOUR_RGB[f["colour"]] * rng.uniform(0.85, 1.1, (n, 1)) + rng.normal(0, 12, (n, 3))).astype(f32)  # (n, 3)
     base = (COLOUR_RGB[f["background"]] * rng.uniform(0.7, 1.0, (n, 1))).astype(f32)                     # (n, 3)
@@ -338,10 +350,8 @@ def make_captioned_shapes(
         f = _sample_factors(_BLOCK, split, rng)
         images, geometry = _render(f, image_size, rng)
         which = rng.integers(0, len(CAPTION_TEMPLATES), _BLOCK)
-        caps = [
-            CAPTION_TEMPLATES[t].format(size=SIZES[z], colour=COLOURS[c], shape=SHAPES[s], background=COLOURS[g])
-            for t, s, c, z, g in zip(which, f["shape"], f["colour"], f["size"], f["background"])
-        ]
+        caps = [_caption(CAPTION_TEMPLATES[t], s, c, z, g)
+                for t, s, c, z, g in zip(which, f["shape"], f["colour"], f["size"], f["background"])]
         blocks.append((f, images, geometry, caps))
     cat = lambda i: np.concatenate([blk[i] for blk in blocks])[:n] if blocks else None  # noqa: E731
     H = image_size
