@@ -54,8 +54,9 @@ def extract_features(encoder: nn.Module, images_or_loader: torch.Tensor | Iterab
 
     Args:
         encoder: f1, a module mapping ``(B, C, H, W)`` to ``(B, D)`` (or more dims, flattened).
-        images_or_loader: a tensor ``(N, C, H, W)`` (uint8 is scaled to [0, 1]) or an iterable
-            of batches ``(x, y)`` / ``x``.
+        images_or_loader: a tensor ``(N, C, H, W)`` (uint8 is scaled to [0, 1]), an object with
+            such an ``.images`` tensor (``data.ImageDataset``), or an iterable of batches
+            ``(x, y)`` / ``x``.
         batch_size: images per forward pass when a tensor is given.
         device: where to run; default the encoder's device.
         transform: applied to each float batch before the encoder (e.g. normalisation).
@@ -64,6 +65,8 @@ def extract_features(encoder: nn.Module, images_or_loader: torch.Tensor | Iterab
         features ``(N, D)``, float32, on ``device``.
     """
     device = torch.device(device) if device is not None else _module_device(encoder)
+    if isinstance(getattr(images_or_loader, "images", None), torch.Tensor):  # an ImageDataset
+        images_or_loader = images_or_loader.images
     if isinstance(images_or_loader, torch.Tensor):
         x = images_or_loader
         batches: Iterable = (x[i:i + batch_size] for i in range(0, len(x), batch_size))

@@ -120,6 +120,12 @@ def test_extract_features_inputs_and_modes():
     assert torch.allclose(halves, feats - 0.5)
     loader = [(images[i:i + 4], torch.zeros(4)) for i in range(0, 10, 4)]
     assert torch.equal(extract_features(enc, loader), feats)
+
+    class Dataset:  # like sslcourse.data.ImageDataset: an .images tensor, items are single images
+        def __init__(self, images):
+            self.images = images
+
+    assert torch.equal(extract_features(enc, Dataset(images)), feats)
     cnn = SmallCNN(1, width=4)
     cnn.train()
     assert extract_features(cnn, images).shape == (10, 16) and cnn.training  # mode restored
