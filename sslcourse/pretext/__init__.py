@@ -26,7 +26,7 @@ from sslcourse.pretext.patches import (NEIGHBOURS, RelativePatchPlacement, crop_
                                        patch_pair_positions, sample_patch_pairs)
 from sslcourse.pretext.rotation import RotationPrediction, rotate_batch, rotation_pairs
 from sslcourse.pretext.transfer import format_table, random_encoder, supervised_from_scratch, transfer_table
-from sslcourse.pretext.upright import load_upright_shapes
+from sslcourse.pretext.upright import ORIENTED_SHAPES, load_upright_shapes
 
 __all__ = [
     "LUMA_WEIGHTS", "PixelEncoder", "build_backbone", "images_from_batch", "to_float_images",
@@ -36,5 +36,5 @@ __all__ = [
     "RelativePatchPlacement",
     "permutation_set", "jigsaw_tiles", "Jigsaw",
     "transfer_table", "supervised_from_scratch", "random_encoder", "format_table",
-    "load_upright_shapes", "METHODS", "build_model", "train_cli",
+    "load_upright_shapes", "ORIENTED_SHAPES", "METHODS", "build_model", "train_cli",
 ]

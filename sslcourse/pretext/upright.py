@@ -20,7 +20,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["load_upright_shapes"]
+__all__ = ["load_upright_shapes", "ORIENTED_SHAPES"]
+
+# The shapes that look different after a quarter turn; circle, square, cross and ring do not,
+# so for them "by how much was this rotated?" has no answer even when they stand upright.
+ORIENTED_SHAPES: tuple[str, ...] = ("triangle", "star", "heart", "moon")
 
 
 class _UprightRng:
@@ -48,7 +52,7 @@ class _UprightRng:
 
 
 def load_upright_shapes(split: str = "train", n: int | None = None, seed: int = 0, image_size: int = 32,
-                        max_degrees: float = 15.0):
+                        max_degrees: float = 15.0, classes: tuple[str, ...] | list[str] | None = None):
     """The shapes world (class = shape) with upright shapes; see the module docstring.
 
     Args:
@@ -57,10 +61,26 @@ def load_upright_shapes(split: str = "train", n: int | None = None, seed: int = 
         seed: world seed.
         image_size: H = W in pixels (>= 16).
         max_degrees: the shapes are rotated uniformly within [-max_degrees, max_degrees].
+        classes: keep only these shapes (e.g. ``ORIENTED_SHAPES``), relabelled 0..len-1 in this
+            order; of the ``n`` generated images about ``n * len(classes) / 8`` remain.
 
     Returns:
         an ``ImageDataset`` with uint8 images ``(N, 3, H, W)`` and int64 labels ``(N,)``.
     """
+    dataset = _load_upright(split, n, seed, image_size, max_degrees)
+    if classes is None:
+        return dataset
+    unknown = [c for c in classes if c not in dataset.classes]
+    if unknown:
+        raise ValueError(f"unknown shapes {unknown}; the shapes are {', '.join(dataset.classes)}")
+    keep = torch.tensor([dataset.classes.index(c) for c in classes])
+    mask = torch.isin(dataset.labels, keep)
+    relabel = torch.full((len(dataset.classes),), -1, dtype=torch.long)
+    relabel[keep] = torch.arange(len(keep))
+    return type(dataset)(dataset.images[mask], relabel[dataset.labels[mask]], list(classes))
+
+
+def _load_upright(split: str, n: int | None, seed: int, image_size: int, max_degrees: float):
     import inspect
 
     from sslcourse.data import shapes as world
