@@ -34,18 +34,23 @@ __all__ = ["CollapseMonitor", "embeddings", "train_cli"]
 
 
 @torch.no_grad()
-def embeddings(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """``model.embed(x)`` (the output the loss sees) for every image, in eval mode, without gradients.
+def embeddings(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """``model.embed(x)`` (the output the loss sees) for every image, without gradients.
 
-    Eval mode keeps the probe from touching BatchNorm's running statistics; the model's previous
-    mode is restored. uint8 images are scaled to [0, 1].
+    The model runs in *training* mode, i.e. BatchNorm normalises with the statistics of each
+    batch of ``batch_size`` probe images, exactly as the loss sees the embeddings (eval mode would
+    use running statistics, which lag far behind early in training and can make a healthy
+    model look collapsed). The BatchNorm running statistics are saved and restored, so probing
+    leaves the model unchanged; its previous train/eval mode is restored too. uint8 images are
+    scaled to [0, 1].
 
     Shape:
         images ``(N, C, H, W)`` (or ``(N, D)`` vectors) -> ``(N, d)``.
     """
     was_training = model.training
-    model.eval()
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
     device = next(model.parameters()).device
+    model.train()
     try:
         out = []
         for i in range(0, len(images), batch_size):
@@ -53,6 +58,8 @@ def embeddings(model: nn.Module, images: torch.Tensor, batch_size: int = 256) ->
             x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
             out.append(model.embed(x).float())  # (B, d)
     finally:
+        for name, b in model.named_buffers():
+            b.copy_(buffers[name])
         model.train(was_training)
     return torch.cat(out)  # (N, d)
 

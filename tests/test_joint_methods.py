@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sslcourse.collapse import CollapseMonitor, embeddings
 from sslcourse.ema import cosine_momentum, ema_update, make_target
 from sslcourse.evaluate import collapse_std, effective_rank, extract_features, knn_accuracy
 from sslcourse.losses.joint import byol, covariance_term, invariance_term, variance_term
@@ -64,10 +65,7 @@ def _train(model, steps: int = 300, lr: float = 3e-3) -> None:
 
 
 def _test_std(model) -> tuple[float, int]:
-    model.eval()
-    with torch.no_grad():
-        z = model.embed(TEST[0])  # (M, d)
-    model.train()
+    z = embeddings(model, TEST[0])  # (M, d), batch statistics as the loss sees them
     return collapse_std(z), z.shape[1]
 
 
@@ -261,3 +259,25 @@ def test_repairs_do_not_collapse_and_beat_random_init(name):
     assert acc > rand + (0.15 if name == "simsiam" else 0.2), (acc, rand)
     z = model.embed(TEST[0]).detach()
     assert effective_rank(z) > 2.0
+
+
+# --------------------------------------------------------------------------- the monitor callback
+def test_collapse_monitor_logs_into_fit_history_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    model = BYOL(_encoder(), _toy_views, BYOLConfig(hidden_dim=64, out_dim=16))
+    monitor = CollapseMonitor(TEST[0][:256], *TRAIN, *TEST, every=5, k=20)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    first = monitor.measure(model)
+    assert not model.training  # the mode is restored
+    for k, v in model.state_dict().items():  # probing changes no weight and no BatchNorm statistic
+        assert torch.equal(v, state[k]), k
+    assert set(first) == {"collapse_std", "effective_rank", "dim", "knn"} and first["dim"] == 16
+    model.train()
+    torch.testing.assert_close(torch.tensor(first["collapse_std"]),
+                               torch.tensor(collapse_std(embeddings(model, TEST[0][:256]))))
+    hist = fit(model, TensorBatches(*TRAIN, batch_size=64), steps=10, device="cpu", progress=False, callbacks=[monitor])
+    assert [r["step"] for r in hist.rows if "collapse_std" in r] == [5, 10]
+    assert all(0.0 <= r["knn"] <= 1.0 and r["effective_rank"] >= 1.0 for r in hist.rows if "knn" in r)
+    with pytest.raises(ValueError, match="all four"):
+        CollapseMonitor(TEST[0], TRAIN[0])
