@@ -99,7 +99,7 @@ def graded_functions(nb: dict) -> dict[str, int]:
     return out
 
 
-def test_cells(nb: dict) -> list[tuple[int, str, float]]:
+def grade_cells(nb: dict) -> list[tuple[int, str, float]]:
     """(index, grade_id, points) of the autograded test cells."""
     return [(i, _nbgrader(c)["grade_id"], float(_nbgrader(c).get("points", 0))) for i, c in enumerate(nb["cells"])
             if c["cell_type"] == "code" and _nbgrader(c).get("grade") and not _nbgrader(c).get("solution")]
@@ -107,12 +107,12 @@ def test_cells(nb: dict) -> list[tuple[int, str, float]]:
 
 def cells_testing(nb: dict, fn: str) -> list[str]:
     """grade_ids of the test cells that use `fn`."""
-    return [gid for i, gid, _ in test_cells(nb) if fn in used_names(_source(nb["cells"][i]))]
+    return [gid for i, gid, _ in grade_cells(nb) if fn in used_names(_source(nb["cells"][i]))]
 
 
 def infer_reference(nb: dict, fn: str) -> str | None:
     """'module:attr' of the package function that `fn`'s hidden tests forbid, if it has the same name."""
-    for i, gid, _ in test_cells(nb):
+    for i, gid, _ in grade_cells(nb):
         source = _source(nb["cells"][i])
         if fn not in used_names(source):
             continue
@@ -192,7 +192,7 @@ class Harness:
         self.path = path or solution_notebook(name)
         self.nb = json.loads(self.path.read_text())
         self.functions = graded_functions(self.nb)
-        self.tests = test_cells(self.nb)
+        self.tests = grade_cells(self.nb)
         self.ns: dict = {"__name__": "__main__"}
         self.setup_errors: list[str] = []
         start = time.perf_counter()

@@ -1,0 +1,108 @@
+"""A real browser check: JupyterLab 4 with the nbgrader extension, driven by headless chromium.
+
+A student's path through an exercise: JupyterLab serves the fixture exercise (its stubs filled in
+with the solution, the hidden tests stripped by the release), Debian's chromium (driven by
+playwright-core from tests/browser/, no downloaded browser) opens it, runs all cells, presses
+nbgrader's Validate button and reads the result dialog. The screenshot goes to
+build/browser/validate.png. Skips with a one-line reason when chromium, node or playwright-core
+is missing (.ci/run installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, make_course
+from sslcourse import course
+
+pytestmark = pytest.mark.xdist_group("grading")
+
+BROWSER_DIR = ROOT / "tests" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+NAME = "00_fixture"
+
+
+def _missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return "chromium is not installed (apt-get install -y chromium)"
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        return "playwright-core is not installed (npm ci --prefix tests/browser)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _filled_exercise(root: Path) -> Path:
+    """The released exercise with every stub and question answered from the solution (what a good student has)."""
+    sol = json.loads((root / "solutions" / NAME / f"{NAME}.ipynb").read_text())
+    path = root / "exercises" / NAME / f"{NAME}.ipynb"
+    ex = json.loads(path.read_text())
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in sol["cells"]
+               if c["metadata"].get("nbgrader", {}).get("solution")}
+    for cell in ex["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell["source"] = answers[gid]
+    path.write_text(json.dumps(ex))
+    return path
+
+
+def test_jupyterlab_runs_and_validates_an_exercise_in_chromium(tmp_path):
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    root = make_course(tmp_path / "course", [NAME])
+    course.release(root)
+    notebook = _filled_exercise(root)
+    port, token = _free_port(), "sslcourse-browser-check"
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
+               JUPYTER_DATA_DIR=str(tmp_path / "data"), OMP_NUM_THREADS="1",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    log = open(tmp_path / "lab.log", "w")
+    lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+                            f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+                            "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0",
+                            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
+                           cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                assert lab.poll() is None, (tmp_path / "lab.log").read_text()[-2000:]
+                time.sleep(0.5)
+        shot = ROOT / "build" / "browser" / "validate.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        rel = notebook.relative_to(root).as_posix()
+        proc = subprocess.run(["node", str(BROWSER_DIR / "check.mjs"), f"{base}/lab/tree/{rel}?token={token}", str(shot)],
+                              capture_output=True, text=True, timeout=400, env=dict(os.environ, CHROMIUM=CHROMIUM))
+        assert proc.returncode == 0, proc.stderr[-3000:] + (tmp_path / "lab.log").read_text()[-2000:]
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result["executed"] == result["cells"] > 0, result
+        assert "Success! Your notebook passes all the tests." in result["dialog"], result
+        assert shot.is_file() and shot.stat().st_size > 10_000
+    finally:
+        lab.terminate()
+        try:
+            lab.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+        log.close()
