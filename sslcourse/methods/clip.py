@@ -1,0 +1,483 @@
+"""mini-CLIP: a joint image-text embedding learned from captioned images, small enough for a CPU.
+
+Radford et al., "Learning Transferable Visual Models From Natural Language Supervision", 2021,
+https://arxiv.org/abs/2103.00020.
+
+Lecture notation -> code words:
+    image x, caption t                     a pair ``(images[i], captions[i])``
+    f1 for images (the image encoder)      ``MiniCLIP.image_encoder`` (SmallCNN or the ResNet-18)
+    f1 for text (the text encoder)         ``MiniCLIP.text_encoder``: ``TextTransformer`` (a small
+                                           transformer with a [CLS] token) or the ``BagOfWords``
+                                           baseline (word order ignored)
+    f2, one per modality (projectors)      ``image_projection`` / ``text_projection``: linear maps
+                                           into the joint space (as in CLIP)
+    s(e1, e2) = cos(e1, e2) / tau          ``clip_loss``; 1/tau = ``logit_scale.exp()`` is learned,
+                                           starts at 1/0.07 and is clamped at 100
+
+Kept apart as in open_clip: the model (``MiniCLIP.forward`` returns both embeddings and the
+scale), the loss (``sslcourse.losses.clip.clip_loss``), the objective wrapper that the generic
+loop trains (``CLIPObjective``) and the command (``train_clip`` / ``train_cli``).
+
+A tiny word tokenizer (``CaptionTokenizer``) lives here too: captions of the shapes world use
+a few dozen words, so "one word = one token" is enough (and the text module is not needed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..losses.clip import clip_logits, clip_loss
+from ..nn import SmallCNN, resnet18_cifar
+
+__all__ = ["CaptionTokenizer", "TextTransformer", "BagOfWords", "MiniCLIP", "CLIPObjective", "CLIPConfig",
+           "CLIPRun", "ContrastChannels", "build_clip", "caption_batches", "train_clip", "train_cli", "LOGIT_SCALE_INIT",
+           "LOGIT_SCALE_MAX"]
+
+LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's initial temperature tau = 0.07
+LOGIT_SCALE_MAX = math.log(100.0)  # CLIP clamps 1/tau at 100 "to prevent training instability"
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+
+class CaptionTokenizer:
+    """Word-level tokenizer for short captions: lowercase, split on non-letters, one id per word.
+
+    Ids 0, 1, 2 are ``[PAD]``, ``[UNK]`` (a word never seen) and ``[CLS]`` (prepended to every
+    caption; the transformer reads its output as the caption's summary).
+
+    Args:
+        words: the vocabulary (duplicates and order after the first occurrence are ignored).
+    """
+
+    PAD, UNK, CLS = "[PAD]", "[UNK]", "[CLS]"
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.itos: list[str] = [self.PAD, self.UNK, self.CLS]
+        for w in words:
+            if w not in self.itos:
+                self.itos.append(w)
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """``"A red circle, small"`` -> ``["a", "red", "circle", "small"]``."""
+        return re.findall(r"[a-z0-9]+", text.lower())
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> "CaptionTokenizer":
+        """Vocabulary = every word of ``texts``, in order of first appearance."""
+        return cls(w for t in texts for w in cls.split(t))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, texts: Sequence[str] | str, max_len: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and attention mask of a batch of captions, [CLS] first, padded to the longest.
+
+        Args:
+            texts: captions (or one caption).
+            max_len: longest sequence kept, [CLS] included (longer captions are cut).
+
+        Returns:
+            ``ids`` int64 ``(B, T)`` and ``mask`` bool ``(B, T)`` (True = real token), T <= max_len.
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        seqs = [[self.stoi[self.CLS]] + [self.stoi.get(w, 1) for w in self.split(t)][: max_len - 1] for t in texts]
+        T = max((len(s) for s in seqs), default=1)
+        ids = torch.zeros(len(seqs), T, dtype=torch.long)  # (B, T), 0 = [PAD]
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+        return ids, ids != 0
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Ids -> words, without [PAD] and [CLS]."""
+        return " ".join(self.itos[i] for i in ids if i not in (0, 2))
+
+    def to_dict(self) -> dict:
+        return {"itos": list(self.itos)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CaptionTokenizer":
+        return cls(d["itos"][3:])
+
+
+# ----------------------------------------------------------------------------- text towers
+
+
+class TextTransformer(nn.Module):
+    """A small bidirectional transformer over word tokens; the caption is the output at [CLS].
+
+    Token + learned position embeddings -> ``layers`` pre-LN blocks (``sslcourse.transformer``)
+    with a padding mask -> LayerNorm -> the vector at position 0 ([CLS]). (CLIP's text tower is a
+    causal GPT-style transformer read at the end-of-text token; with 10-word captions the
+    difference does not matter.)
+
+    Shape:
+        ids, mask ``(B, T)`` -> ``(B, width)``.
+    """
+
+    def __init__(self, vocab_size: int, width: int = 64, layers: int = 2, heads: int = 4, max_len: int = 16,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        from ..transformer import TransformerBlock
+
+        self.token_embedding = nn.Embedding(vocab_size, width)
+        self.position_embedding = nn.Parameter(torch.zeros(max_len, width))
+        nn.init.normal_(self.position_embedding, std=0.02)
+        self.blocks = nn.ModuleList(TransformerBlock(width, heads, dropout) for _ in range(layers))
+        self.ln_final = nn.LayerNorm(width)
+        self.out_dim, self.max_len = width, max_len
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        from ..transformer import padding_mask
+
+        T = ids.shape[1]
+        if T > self.max_len:
+            raise ValueError(f"captions of {T} tokens are longer than the text tower's max_len={self.max_len}; "
+                             "encode them with a smaller max_len.")
+        x = self.token_embedding(ids) + self.position_embedding[:T]  # (B, T, width)
+        attn = padding_mask(mask)  # (B, 1, 1, T): never attend to [PAD]
+        for block in self.blocks:
+            x = block(x, attn)  # (B, T, width)
+        return self.ln_final(x[:, 0])  # (B, width): the [CLS] position
+
+
+class BagOfWords(nn.Module):
+    """The baseline text tower: the mean of the word embeddings (word order is thrown away).
+
+    "a red circle on a blue background" and "a blue circle on a red background" get the same
+    embedding: a bag of words cannot bind a colour to the object it describes.
+
+    Shape:
+        ids, mask ``(B, T)`` -> ``(B, width)``.
+    """
+
+    def __init__(self, vocab_size: int, width: int = 64) -> None:
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocab_size, width)
+        self.mlp = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
+        self.out_dim = width
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask[:, 1:].unsqueeze(-1).to(self.token_embedding.weight.dtype)  # (B, T-1, 1), [CLS] left out
+        e = self.token_embedding(ids[:, 1:])  # (B, T-1, width)
+        mean = (e * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, width)
+        return self.mlp(mean)  # (B, width)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class MiniCLIP(nn.Module):
+    """Two towers and two linear projections into a joint space, plus the learnable temperature.
+
+    Args:
+        image_encoder: images ``(B, 3, H, W)`` in [0, 1] -> ``(B, image_encoder.out_dim)``.
+        text_encoder: ``(ids, mask)`` -> ``(B, text_encoder.out_dim)``.
+        embed_dim: size of the joint space.
+        mean, std: per-channel image normalisation applied inside ``encode_image``.
+
+    ``forward(images, ids, mask)`` returns ``(image_emb, text_emb, logit_scale)``: the two
+    L2-normalised embeddings ``(B, embed_dim)`` and the multiplier ``exp(t)`` = 1/tau, with the
+    learnable ``t`` (``self.logit_scale``) started at log(1/0.07) and clamped at log(100).
+    """
+
+    def __init__(self, image_encoder: nn.Module, text_encoder: nn.Module, embed_dim: int = 64,
+                 mean: Sequence[float] = (0.5, 0.5, 0.5), std: Sequence[float] = (0.25, 0.25, 0.25)) -> None:
+        super().__init__()
+        self.image_encoder, self.text_encoder = image_encoder, text_encoder
+        self.image_projection = nn.Linear(image_encoder.out_dim, embed_dim, bias=False)
+        self.text_projection = nn.Linear(text_encoder.out_dim, embed_dim, bias=False)
+        self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.embed_dim = embed_dim
+
+    def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        """Images (uint8 in [0, 255] or float in [0, 1]) ``(B, 3, H, W)`` -> ``(B, embed_dim)``."""
+        x = images.float() / 255.0 if images.dtype == torch.uint8 else images
+        x = (x - self.mean) / self.std  # (B, 3, H, W)
+        z = self.image_projection(self.image_encoder(x))  # (B, embed_dim)
+        return F.normalize(z, dim=-1) if normalize else z
+
+    def encode_text(self, ids: torch.Tensor, mask: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        """Token ids and mask ``(B, T)`` -> ``(B, embed_dim)``."""
+        z = self.text_projection(self.text_encoder(ids, mask))  # (B, embed_dim)
+        return F.normalize(z, dim=-1) if normalize else z
+
+    def scale(self) -> torch.Tensor:
+        """1/tau = exp(t), with t clamped at log(100) (also in the forward pass, before any optimizer step)."""
+        return self.logit_scale.clamp(max=LOGIT_SCALE_MAX).exp()
+
+    def forward(self, images: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.encode_image(images), self.encode_text(ids, mask), self.scale()
+
+    @torch.no_grad()
+    def clamp_logit_scale(self) -> None:
+        """Clamp the parameter t in place to [0, log(100)] (CLIP does this after every step)."""
+        self.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+
+
+class CLIPObjective(nn.Module):
+    """What ``sslcourse.train.fit`` trains: a batch ``(images, ids, mask)`` -> ``{"loss", ...}``.
+
+    Reports the loss, the temperature 1/scale and the in-batch image->text top-1 accuracy; after
+    each optimizer step it clamps the logit scale (``after_step``).
+    """
+
+    def __init__(self, model: MiniCLIP) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor | float]:
+        images, ids, mask = batch
+        image_emb, text_emb, scale = self.model(images, ids, mask)  # (B, e), (B, e), ()
+        loss = clip_loss(image_emb, text_emb, scale)
+        with torch.no_grad():
+            logits = clip_logits(image_emb, text_emb, scale)  # (B, B)
+            acc = (logits.argmax(1) == torch.arange(len(logits), device=logits.device)).float().mean()
+        return {"loss": loss, "tau": float(1.0 / scale.detach()), "batch_acc": float(acc)}
+
+    def after_step(self, step: int, steps: int) -> None:
+        self.model.clamp_logit_scale()
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass
+class CLIPConfig:
+    """A mini-CLIP run. CPU defaults train on the shapes world in about a minute on 2 cores.
+
+    CLIP's own values in comments (ViT-L/14: 400M pairs, batch 32,768, 32 epochs).
+    """
+
+    dataset: str = "shapes"  # "shapes" or "cifar10" (templated class captions)
+    n_train: int = 4000  # image-caption pairs drawn from the world (CLIP: 400M)
+    captions_per_image: int = 2  # fresh template draws per image (more text variety)
+    image_size: int = 32
+    image_tower: str = "cnn"  # "cnn" (SmallCNN) or "resnet18"
+    image_width: int = 16  # SmallCNN width w (out_dim 4w)
+    contrast_channels: bool = True  # feed the CNN a contrast-normalised copy too (ContrastChannels)
+    text_tower: str = "transformer"  # "transformer" or "bow" (bag of words, the baseline)
+    text_width: int = 64
+    text_layers: int = 2
+    text_heads: int = 4
+    embed_dim: int = 64  # joint space (CLIP ViT-L/14: 768)
+    steps: int = 300
+    batch_size: int = 128  # (CLIP: 32,768)
+    lr: float = 2e-3  # AdamW (CLIP: 4e-4 for ViT-L/14 at batch 32k)
+    weight_decay: float = 0.05  # (CLIP: 0.2)
+    warmup_steps: int = 20  # (CLIP: 2,000)
+    seed: int = 0
+    device: str = "auto"
+    out: str | None = None  # checkpoint file (with tokenizer and config) or None
+    progress: bool = True
+
+
+@dataclass
+class CLIPRun:
+    """The result of ``train_clip``: the trained model, its tokenizer, the loss history, seconds."""
+
+    model: MiniCLIP
+    tokenizer: CaptionTokenizer
+    history: object
+    seconds: float
+    config: CLIPConfig = field(default_factory=CLIPConfig)
+
+
+class ContrastChannels(nn.Module):
+    """Append a contrast-normalised copy of the image: ``(B, 3, H, W)`` -> ``(B, 6, H, W)``.
+
+    The copy has every channel of every image shifted to mean 0 and scaled to std 1 (per-image
+    "local contrast normalisation", as in early CNNs). It removes the image's overall colour, so
+    edges and outlines (the shape) stand out from the first layer on, while the original three
+    channels keep the colour that captions talk about. On the shapes world it roughly halves
+    the steps a small CNN needs to tell the shapes apart.
+    """
+
+    def __init__(self, eps: float = 1e-2) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(2, 3), keepdim=True)  # (B, 3, 1, 1)
+        std = x.std(dim=(2, 3), keepdim=True)  # (B, 3, 1, 1)
+        return torch.cat([x, (x - mean) / (std + self.eps)], dim=1)  # (B, 6, H, W)
+
+
+def build_clip(cfg: CLIPConfig, vocab_size: int) -> MiniCLIP:
+    """The towers named in ``cfg`` joined into a ``MiniCLIP``."""
+    if cfg.image_tower == "cnn" and cfg.contrast_channels:
+        cnn = SmallCNN(6, cfg.image_width)
+        image_encoder: nn.Module = nn.Sequential(ContrastChannels(), cnn)
+        image_encoder.out_dim = cnn.out_dim
+    elif cfg.image_tower == "cnn":
+        image_encoder = SmallCNN(3, cfg.image_width)
+    elif cfg.image_tower == "resnet18":
+        image_encoder = resnet18_cifar()
+    else:
+        raise ValueError(f"image_tower must be 'cnn' or 'resnet18', got {cfg.image_tower!r}.")
+    if cfg.text_tower == "transformer":
+        text_encoder: nn.Module = TextTransformer(vocab_size, cfg.text_width, cfg.text_layers, cfg.text_heads)
+    elif cfg.text_tower == "bow":
+        text_encoder = BagOfWords(vocab_size, cfg.text_width)
+    else:
+        raise ValueError(f"text_tower must be 'transformer' or 'bow', got {cfg.text_tower!r}.")
+    return MiniCLIP(image_encoder, text_encoder, cfg.embed_dim)
+
+
+def caption_batches(images: torch.Tensor, captions: Sequence[str], tokenizer: CaptionTokenizer, batch_size: int,
+                    seed: int = 0, device: str | torch.device | None = None):
+    """Resumable shuffled mini-batches ``(images, ids, mask)`` of image-caption pairs (``TensorBatches``)."""
+    from ..train import TensorBatches
+
+    ids, mask = tokenizer.encode(list(captions))
+    return TensorBatches(images, ids, mask, batch_size=batch_size, seed=seed, drop_last=True, device=device)
+
+
+def _training_pairs(cfg: CLIPConfig) -> tuple[torch.Tensor, list[str]]:
+    """Images (uint8) and captions to train on; every image repeated with ``captions_per_image`` captions."""
+    if cfg.dataset == "shapes":
+        from ..data.shapes import make_captioned_shapes, make_captions
+
+        w = make_captioned_shapes(cfg.n_train, seed=cfg.seed, image_size=cfg.image_size, split="train")
+        caps = list(w.captions)
+        for k in range(1, cfg.captions_per_image):
+            caps += make_captions(w.shape, w.colour, w.size, w.background, seed=1000 * cfg.seed + k)
+        return w.images.repeat(cfg.captions_per_image, 1, 1, 1), caps
+    if cfg.dataset == "cifar10":
+        from ..zeroshot import captioned_cifar10
+
+        ds = captioned_cifar10("train", subset=cfg.n_train, seed=cfg.seed, captions_per_image=cfg.captions_per_image)
+        return ds.images, ds.captions
+    raise ValueError(f"dataset must be 'shapes' or 'cifar10', got {cfg.dataset!r}.")
+
+
+def default_tokenizer(dataset: str = "shapes") -> CaptionTokenizer:
+    """Every word the dataset's captions and the zero-shot prompts use."""
+    from .. import zeroshot
+
+    return CaptionTokenizer.from_texts(zeroshot.vocabulary(dataset))
+
+
+def train_clip(cfg: CLIPConfig | None = None, **overrides) -> CLIPRun:
+    """Train a mini-CLIP with the generic loop (AdamW, warmup + cosine, clamped logit scale).
+
+    Args:
+        cfg: the run's configuration (default ``CLIPConfig()``); ``overrides`` replace fields.
+
+    Returns:
+        ``CLIPRun(model, tokenizer, history, seconds)``; the model is in eval mode.
+    """
+    from ..train import fit
+
+    cfg = CLIPConfig(**{**asdict(cfg or CLIPConfig()), **overrides})
+    images, captions = _training_pairs(cfg)
+    tokenizer = default_tokenizer(cfg.dataset)
+    torch.manual_seed(cfg.seed)
+    model = build_clip(cfg, tokenizer.vocab_size)
+    data = caption_batches(images, captions, tokenizer, cfg.batch_size, seed=cfg.seed)
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "embedding" in n]
+    decay = [p for n, p in model.named_parameters() if not (p.ndim < 2 or "embedding" in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    start = time.perf_counter()
+    history = fit(CLIPObjective(model), data, steps=cfg.steps, optimizer=optimizer, warmup_steps=cfg.warmup_steps,
+                  device=cfg.device, progress=cfg.progress, desc=f"mini-CLIP ({cfg.text_tower})", seed=cfg.seed)
+    seconds = time.perf_counter() - start
+    model.eval()
+    if cfg.out:
+        from ..utils import atomic_torch_save
+
+        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_torch_save({"model": model.state_dict(), "tokenizer": tokenizer.to_dict(), "config": asdict(cfg)},
+                          cfg.out)
+    return CLIPRun(model, tokenizer, history, seconds, cfg)
+
+
+def load_clip(path: str | Path, map_location: str = "cpu") -> tuple[MiniCLIP, CaptionTokenizer, CLIPConfig]:
+    """A checkpoint written by ``train_clip(out=...)`` -> (model in eval mode, tokenizer, config)."""
+    state = torch.load(path, map_location=map_location, weights_only=False)
+    cfg = CLIPConfig(**state["config"])
+    tokenizer = CaptionTokenizer.from_dict(state["tokenizer"])
+    model = build_clip(cfg, tokenizer.vocab_size)
+    model.load_state_dict(state["model"])
+    return model.eval(), tokenizer, cfg
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = CLIPConfig()
+    p = argparse.ArgumentParser(prog="sslcourse train clip",
+                                description="Train a mini-CLIP on captioned images and report zero-shot accuracy, "
+                                            "retrieval recall@k and a few-shot curve.")
+    p.add_argument("--dataset", choices=["shapes", "cifar10"], default=d.dataset)
+    p.add_argument("--n-train", type=int, default=d.n_train, help="training images")
+    p.add_argument("--captions-per-image", type=int, default=d.captions_per_image)
+    p.add_argument("--image-tower", choices=["cnn", "resnet18"], default=d.image_tower)
+    p.add_argument("--image-width", type=int, default=d.image_width)
+    p.add_argument("--text-tower", choices=["transformer", "bow"], default=d.text_tower)
+    p.add_argument("--embed-dim", type=int, default=d.embed_dim)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--out", default=None, help="checkpoint file (.pt); metrics go beside it as .json")
+    p.add_argument("--n-test", type=int, default=1000, help="test images for the evaluation")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def train_cli(method: str, argv: list[str]) -> int:
+    """``sslcourse train clip ARGS``: train, evaluate (zero-shot, retrieval, few-shot), print JSON."""
+    if method != "clip":
+        raise ValueError(f"sslcourse.methods.clip trains 'clip', not {method!r}.")
+    args = _parser().parse_args(argv)
+    opts = vars(args)
+    n_test, progress = opts.pop("n_test"), not opts.pop("no_progress")
+    cfg = CLIPConfig(**opts, progress=progress)
+    try:
+        run = train_clip(cfg)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"sslcourse train clip: {err}", file=sys.stderr)
+        return 2
+    from .. import zeroshot
+
+    metrics = zeroshot.evaluate(run.model, run.tokenizer, dataset=cfg.dataset, n_test=n_test, seed=cfg.seed,
+                                image_size=cfg.image_size)
+    metrics["train_seconds"] = round(run.seconds, 1)
+    metrics["config"] = asdict(cfg)
+    text = json.dumps(metrics, indent=2)
+    print(text)
+    if cfg.out:
+        from ..utils import atomic_write
+
+        with atomic_write(Path(cfg.out).with_suffix(".json")) as tmp:
+            Path(tmp).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":  # python -m sslcourse.methods.clip ARGS
+    raise SystemExit(train_cli("clip", sys.argv[1:]))
