@@ -57,8 +57,9 @@ def _filled_exercise(root: Path) -> Path:
                if c["metadata"].get("nbgrader", {}).get("solution")}
     for cell in ex["cells"]:
         gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell["source"] = answers[gid]
+        if gid in answers:  # the answer without nbgrader's markers, as a student would write it
+            source = "".join(answers[gid]) if isinstance(answers[gid], list) else answers[gid]
+            cell["source"] = "\n".join(line for line in source.splitlines() if "### " not in line)
     path.write_text(json.dumps(ex))
     return path
 
