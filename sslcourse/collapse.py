@@ -9,7 +9,10 @@ has the *lowest* loss. Three numbers can:
     effective_rank   exp(entropy of the normalised singular values) (RankMe, Garrido et al. 2023,
                      arXiv:2210.02885): how many directions the embeddings really use
                      (1 = complete collapse, small = "dimensional collapse")
-    knn              kNN accuracy of the encoder's features: chance when collapsed
+    knn              kNN accuracy of the encoder's features f1(x) (what is kept downstream)
+    knn_embedding    kNN accuracy of the embeddings the loss sees: chance when they collapsed
+                     (the encoder below a collapsed projector often just stays near its
+                     random initialisation, so ``knn`` drops to random-init level, not chance)
 
 ``CollapseMonitor`` is a ``sslcourse.train.fit`` callback that measures all three on fixed
 images every ``every`` steps and adds them to the training history. The formulas live in
@@ -65,7 +68,7 @@ def embeddings(model: nn.Module, images: torch.Tensor, batch_size: int = 512) ->
 
 
 class CollapseMonitor:
-    """A ``fit`` callback logging ``collapse_std``, ``effective_rank`` and (with labels) ``knn``.
+    """A ``fit`` callback logging ``collapse_std``, ``effective_rank`` and (with labels) ``knn``, ``knn_embedding``.
 
     Args:
         probe_images: fixed images whose embeddings ``model.embed(x)`` are measured.
@@ -103,6 +106,8 @@ class CollapseMonitor:
             ftr = extract_features(model.encoder, train_x)  # (N, D)
             fte = extract_features(model.encoder, test_x)  # (M, D)
             out["knn"] = knn_accuracy(ftr, train_y, fte, test_y, k=self.k, t=self.t)
+            ztr, zte = embeddings(model, train_x), embeddings(model, test_x)  # (N, d), (M, d)
+            out["knn_embedding"] = knn_accuracy(ztr, train_y, zte, test_y, k=self.k, t=self.t)
         return {self.prefix + key: value for key, value in out.items()}
 
     def __call__(self, step: int, model: nn.Module, history: Any = None) -> dict[str, float]:

@@ -272,7 +272,7 @@ def test_collapse_monitor_logs_into_fit_history_and_leaves_the_model_alone():
     assert not model.training  # the mode is restored
     for k, v in model.state_dict().items():  # probing changes no weight and no BatchNorm statistic
         assert torch.equal(v, state[k]), k
-    assert set(first) == {"collapse_std", "effective_rank", "dim", "knn"} and first["dim"] == 16
+    assert set(first) == {"collapse_std", "effective_rank", "dim", "knn", "knn_embedding"} and first["dim"] == 16
     model.train()
     torch.testing.assert_close(torch.tensor(first["collapse_std"]),
                                torch.tensor(collapse_std(embeddings(model, TEST[0][:256]))))
