@@ -245,10 +245,17 @@ class Harness:
                 pass
 
     def run_tests(self, replacement: str | None = None) -> tuple[float, list[str], str]:
-        """Run every test cell (with hidden tests) after swapping in `replacement` source.
+        """Run the test cells (with hidden tests) after swapping in `replacement` source.
 
-        Returns (points lost, failed grade_ids, first error). The namespace is restored afterwards.
+        Only the test cells that use a function the replacement defines are run (the others
+        cannot change); all of them when it defines none of the graded functions, or for the
+        solution (`replacement` None). Returns (points lost, failed grade_ids, first error).
+        The namespace is restored afterwards.
         """
+        tests = self.tests
+        if replacement is not None:
+            touched = {gid for fn in defined_names(replacement) for gid in cells_testing(self.nb, fn)}
+            tests = [t for t in self.tests if t[1] in touched] or self.tests
         saved = dict(self.ns)
         lost, failed, first = 0.0, [], ""
         with self._context():
@@ -256,8 +263,8 @@ class Harness:
                 if replacement is not None:
                     err = self._exec(textwrap.dedent(replacement))
                     if err:
-                        return sum(p for _, _, p in self.tests), [g for _, g, _ in self.tests], f"mutant: {err}"
-                for i, gid, points in self.tests:
+                        return sum(p for _, _, p in tests), [g for _, g, _ in tests], f"mutant: {err}"
+                for i, gid, points in tests:
                     err = self._exec(_source(self.nb["cells"][i]))
                     if err:
                         lost += points
@@ -313,9 +320,9 @@ def report(name: str) -> str:
         lines += ["", f"Graded functions without a mutant: {', '.join(untested)}."]
     cheats, unknown = h.cheater_outcomes(reference)
     lines += ["", "Integrity (the function only calls the package's reference):", "",
-              "| function | reference | points lost | failed cells |", "|---|---|---|---|"]
-    lines += [f"| {o.function} | `{o.name[6:]}` | {o.lost:g} | {', '.join(o.failed) or '**none: passes**'} |"
-              for o in cheats]
+              "| function | reference | points lost | failed cells | first error |", "|---|---|---|---|---|"]
+    lines += [f"| {o.function} | `{o.name[6:]}` | {o.lost:g} | {', '.join(o.failed) or '**none: passes**'} "
+              f"| {o.error.split(': ', 1)[-1][:90].replace('|', '/')} |" for o in cheats]
     if unknown:
         lines += ["", f"No reference known (add REFERENCE to tests/mutants/{name}.py): {', '.join(unknown)}."]
     return "\n".join(lines)
