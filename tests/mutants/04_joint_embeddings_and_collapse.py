@@ -139,3 +139,13 @@ MUTANTS = {
     return var * s + sim * v + cov * c
 ''',
 }
+
+# The package's answer of each graded function (a "cheater" calling it must lose that part's points).
+REFERENCE = {
+    "collapse_std": "sslcourse.evaluate:collapse_std",
+    "ema_update": "sslcourse.ema:ema_update",
+    "byol_loss": "sslcourse.losses.joint:byol",
+    "variance_term": "sslcourse.losses.joint:variance_term",
+    "covariance_term": "sslcourse.losses.joint:covariance_term",
+    "vicreg_loss": "sslcourse.losses.joint:vicreg",
+}
