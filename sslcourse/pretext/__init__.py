@@ -25,7 +25,7 @@ from sslcourse.pretext.jigsaw import Jigsaw, jigsaw_tiles, permutation_set
 from sslcourse.pretext.patches import (NEIGHBOURS, RelativePatchPlacement, crop_patches, grid_extent,
                                        patch_pair_positions, sample_patch_pairs)
 from sslcourse.pretext.rotation import RotationPrediction, rotate_batch, rotation_pairs
-from sslcourse.pretext.transfer import format_table, random_encoder, supervised_from_scratch, transfer_table
+from sslcourse.pretext.transfer import Resized, format_table, random_encoder, supervised_from_scratch, transfer_table
 from sslcourse.pretext.upright import ORIENTED_SHAPES, load_upright_shapes
 
 __all__ = [
@@ -35,6 +35,6 @@ __all__ = [
     "NEIGHBOURS", "grid_extent", "patch_pair_positions", "crop_patches", "sample_patch_pairs",
     "RelativePatchPlacement",
     "permutation_set", "jigsaw_tiles", "Jigsaw",
-    "transfer_table", "supervised_from_scratch", "random_encoder", "format_table",
+    "transfer_table", "supervised_from_scratch", "random_encoder", "format_table", "Resized",
     "load_upright_shapes", "ORIENTED_SHAPES", "METHODS", "build_model", "train_cli",
 ]

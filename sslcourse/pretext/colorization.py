@@ -141,7 +141,7 @@ class Colorization(nn.Module):
         hidden_dim: channels of the head.
     """
 
-    def __init__(self, encoder: PixelEncoder, bin_size: float = 20.0, hidden_dim: int = 128) -> None:
+    def __init__(self, encoder: PixelEncoder, bin_size: float = 20.0, hidden_dim: int = 64) -> None:
         super().__init__()
         if not encoder.grayscale:
             raise ValueError("colorization needs a grayscale encoder: build it with PixelEncoder(..., grayscale=True)")

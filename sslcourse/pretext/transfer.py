@@ -24,7 +24,26 @@ from torch import nn
 
 from sslcourse.pretext.base import PixelEncoder, build_backbone, to_float_images
 
-__all__ = ["transfer_table", "supervised_from_scratch", "random_encoder"]
+__all__ = ["transfer_table", "supervised_from_scratch", "random_encoder", "Resized", "format_table"]
+
+
+class Resized(nn.Module):
+    """An encoder that first resizes its input images (bilinear) to ``size x size``.
+
+    For comparing encoders pretrained at another resolution on the same downstream images, e.g.
+    relative patch placement pretrained on 32x32 images (it needs room for a 3x3 grid of 8x8
+    patches) and evaluated on 16x16 ones.
+    """
+
+    def __init__(self, encoder: nn.Module, size: int) -> None:
+        super().__init__()
+        self.encoder, self.size = encoder, size
+        self.out_dim = getattr(encoder, "out_dim", None)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = to_float_images(images)
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)  # (N, C, s, s)
+        return self.encoder(x)
 
 
 def random_encoder(backbone: str = "small", width: int = 32, grayscale: bool = False, seed: int = 0) -> PixelEncoder:
