@@ -245,3 +245,24 @@ def test_rotation_pretraining_transfers_on_the_embedded_data():
            for name, enc in (("rotation", model.encoder), ("random init", random_init))}
     acc["raw pixels"] = probe(train.images.flatten(1).float() / 255, test.images.flatten(1).float() / 255)
     assert acc["rotation"] > max(acc["random init"], acc["raw pixels"]) + 0.08, acc
+
+
+@pytest.mark.parametrize("method", ["rotation", "patches"])
+def test_train_cli_runs_saves_and_reports(method, tmp_path, capsys):
+    import json
+
+    argv = ["--n-train", "64", "--n-test", "48", "--steps", "2", "--batch-size", "16", "--width", "8",
+            "--labels-per-class", "2", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
+    assert pretext.train_cli(method, argv) == 0
+    assert (tmp_path / f"{method}.pt").is_file() and (tmp_path / f"{method}_encoder.pt").is_file()
+    result = json.loads((tmp_path / f"{method}_transfer.json").read_text())
+    assert set(result["table"]) == {method, "random init", "raw pixels"}
+    assert "| features |" in capsys.readouterr().out
+    encoder = pretext.build_model(method, width=8).encoder
+    encoder.load_state_dict(torch.load(tmp_path / f"{method}_encoder.pt"))  # f1 alone, reusable downstream
+
+
+def test_train_cli_rejects_bad_input(capsys):
+    assert pretext.train_cli("nope", []) == 2
+    assert pretext.train_cli("patches", ["--image-size", "16", "--n-train", "8", "--n-test", "8", "--no-progress"]) == 1
+    assert "too small" in capsys.readouterr().err
