@@ -281,3 +281,20 @@ def test_collapse_monitor_logs_into_fit_history_and_leaves_the_model_alone():
     assert all(0.0 <= r["knn"] <= 1.0 and r["effective_rank"] >= 1.0 for r in hist.rows if "knn" in r)
     with pytest.raises(ValueError, match="all four"):
         CollapseMonitor(TEST[0], TRAIN[0])
+
+
+@pytest.mark.parametrize("method,extra", [("byol", ["--target", "online"]), ("vicreg", ["--var-weight", "0"]),
+                                          ("simsiam", [])])
+def test_train_cli_runs_and_reports_baselines(tmp_path, method, extra):
+    import json
+    from sslcourse.collapse import train_cli
+
+    out = tmp_path / "run.json"
+    code = train_cli(method, ["--data", "shapes", "--train-size", "64", "--test-size", "32", "--steps", "2",
+                              "--batch-size", "16", "--width", "4", "--eval-every", "1", "--device", "cpu",
+                              "--out", str(out), *extra])
+    assert code == 0
+    result = json.loads(out.read_text())
+    for key in ("knn", "linear", "raw_pixels", "random_init", "collapse_std", "effective_rank", "knn_embedding"):
+        assert 0.0 <= result[key] <= 64, key
+    assert [r["step"] for r in result["history"] if "collapse_std" in r] == [1, 2]
