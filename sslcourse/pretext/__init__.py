@@ -10,6 +10,7 @@ Lecture notation -> code words (one module per task):
     f = head o f1, trained with fit  -> ``RotationPrediction``, ``Colorization``,
                                         ``RelativePatchPlacement``, ``Jigsaw``
     transfer with few labels         -> ``transfer_table``        (transfer.py)
+    data with an "up" for rotation   -> ``load_upright_shapes``   (upright.py)
 
 Each model's ``forward(batch)`` applies its g to the images of the batch (labels, if any, are
 ignored) and returns ``{"loss": ..., "acc": ...}`` for ``sslcourse.train.fit``. After

@@ -8,9 +8,10 @@ Puzzles", ECCV 2016 (arXiv:1603.09246).
 
 Predicting all 9! orders is neither needed nor learnable, so the task uses a *fixed* set of
 permutations chosen far apart: greedily, each new permutation (from a seeded pool of random
-candidates) maximises its minimum Hamming distance to those already chosen (the paper maximises the average and uses 1000 of them; here 64
-by default on a CPU). Tiles are cut from a grid with a gap and jitter, as in ``patches``, for the
-same reason: no shortcut through continuing edges.
+candidates) maximises its minimum Hamming distance to those already chosen. The paper maximises
+the average distance and uses 1000 permutations; here 64 by default on a CPU. Tiles are cut from
+a grid with a gap and jitter, as in ``patches``, for the same reason: no shortcut through
+continuing edges.
 """
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
 """The shapes world with its shapes standing upright: data on which rotation prediction is possible.
 
-Why this exists (measured, see docs/benchmarks/pretext.md): in the course's shapes world
-(``sslcourse.data.shapes``) the rotation of each shape is a *nuisance* drawn uniformly from
-[0, 360) degrees, and the background textures point in random directions too. A rotated image
-is then exactly as likely as the original, so "by how much was this image rotated?" has no
-answer: a network trained on it stays near the 25% chance level and its encoder is no better
-than a random one. Rotation prediction (Gidaris et al. 2018) relies on photos having a
-canonical "up" (skies above, feet below), and that is a property of the *data*.
+Why this exists (measured; numbers and commands in docs/benchmarks/pretext.md): rotation
+prediction (Gidaris et al. 2018) relies on images having a canonical "up" (skies above, feet
+below). That is a property of the *data*. In the course's shapes world the angle of each shape
+is a nuisance (within +-45 degrees; uniform over a full turn in its first version) and the
+background textures point in random directions. With shapes at any angle, "by how much was this
+image rotated?" has almost no answer: after 200 CPU steps the pretext accuracy is 0.33 (chance
+0.25) and the encoder transfers hardly better than a random one. In the standard world with all
+eight shapes the same budget reaches 0.28 and nothing transfers.
 
 ``load_upright_shapes`` renders the very same world with one change: every shape is drawn
 upright, rotated by at most ``max_degrees`` (default 15). Colours, sizes, positions and the
