@@ -18,7 +18,8 @@ from torch import nn
 
 from sslcourse.lars import LARS, lars_param_groups
 from sslcourse.losses.contrastive import nt_xent
-from sslcourse.methods.simclr import Encoder, Normalize, SimCLR, SimCLRConfig, lr_at, train, train_cli
+from sslcourse.methods.simclr import (Encoder, Normalize, SimCLR, SimCLRConfig, load_model, lr_at, train,
+                                     train_cli)
 from sslcourse.nn import MLP
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -60,6 +61,9 @@ def test_resume_continues_exactly(tmp_path):
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
     assert [r["loss"] for r in a["state"]["history"]] == [r["loss"] for r in b["state"]["history"]]
+    model = load_model(straight)  # the trained model comes back from its run folder
+    assert all(torch.equal(v, a["model"][k]) for k, v in model.state_dict().items())
+    assert model.encoder(torch.rand(2, 1, 8, 8)).shape == (2, model.encoder.out_dim)
     # and without resume the run starts over
     third = train(epochs=1, out_dir=str(interrupted), resume=False, **TINY)
     assert third["epochs_done"] == 1

@@ -49,7 +49,7 @@ from sslcourse.losses.contrastive import nt_xent
 from sslcourse.nn import MLP, SmallCNN, resnet18_cifar
 from sslcourse.views import Augment, TwoViews
 
-__all__ = ["SimCLR", "SimCLRConfig", "Normalize", "build_model", "train", "train_cli", "lr_at"]
+__all__ = ["SimCLR", "SimCLRConfig", "Normalize", "build_model", "load_model", "train", "train_cli", "lr_at"]
 
 
 # ============================================================================ the model
@@ -375,6 +375,7 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
 
     # -- model, optimizer ---------------------------------------------------------------
     model = build_model(cfg, c, (h, w), mean, std).to(device)
+    model_args = {"in_channels": c, "image_size": (h, w), "mean": mean, "std": std}
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     if cfg.optimizer == "lars":
@@ -495,7 +496,7 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
             if main:
                 atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
                                    "generators": gens, "cpu_rng": torch.get_rng_state(),
-                                   "config": asdict(cfg)}, ckpt_path)
+                                   "config": asdict(cfg), "model_args": model_args}, ckpt_path)
         if world > 1:
             dist.barrier()
     bar.close()
@@ -533,6 +534,26 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
     if world > 1:
         dist.barrier()
     return metrics
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> SimCLR:
+    """The trained SimCLR model of a run: ``load_model("runs/simclr/checkpoint.pt").encoder`` is f1.
+
+    Args:
+        path: a ``checkpoint.pt`` written by ``train`` (or its run folder).
+        device: where to put the model.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no SimCLR checkpoint at {path}; train with checkpoint_every >= 1 first.")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = SimCLRConfig(**ck["config"])
+    a = ck["model_args"]
+    model = build_model(cfg, a["in_channels"], tuple(a["image_size"]), a["mean"], a["std"])
+    model.load_state_dict(ck["model"])
+    return model.to(device).eval()
 
 
 # ============================================================================ command line
