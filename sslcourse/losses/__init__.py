@@ -1,22 +1,17 @@
 """Self-supervised losses, as pure functions over embeddings (lightly's style).
 
-    contrastive.py   nt_xent (SimCLR / InfoNCE), its loop version for teaching
-    joint.py         invariance, byol, vicreg and its three terms
-    clip.py          clip_loss (symmetric image-text contrastive loss)
+    contrastive.py   nt_xent (SimCLR's NT-Xent / InfoNCE), its loop version for teaching,
+                     the cosine-similarity matrix s(e1, e2) = cos(e1, e2) / tau
+    joint.py         invariance (the loss that collapses), byol, vicreg and its three terms
+    clip.py          clip_loss: the symmetric image-text contrastive loss
 """
-# Lazy re-exports while the modules land; replaced by plain imports at integration.
-import importlib
 
-_EXPORTS = {
-    "nt_xent": "contrastive", "nt_xent_loop": "contrastive", "positive_accuracy": "contrastive",
-    "cosine_similarity_matrix": "contrastive",
-    "invariance": "joint", "byol": "joint", "vicreg": "joint", "variance_term": "joint",
-    "invariance_term": "joint", "covariance_term": "joint",
-    "clip_loss": "clip",
-}
+from sslcourse.losses.clip import clip_logits, clip_loss
+from sslcourse.losses.contrastive import cosine_similarity_matrix, nt_xent, nt_xent_loop, positive_accuracy
+from sslcourse.losses.joint import byol, covariance_term, invariance, invariance_term, variance_term, vicreg
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "clip_logits", "clip_loss",
+    "cosine_similarity_matrix", "nt_xent", "nt_xent_loop", "positive_accuracy",
+    "byol", "covariance_term", "invariance", "invariance_term", "variance_term", "vicreg",
+]
