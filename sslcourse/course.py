@@ -502,6 +502,10 @@ def _resilient_preprocess(self, nb, resources=None, km=None):
                         continue
                     current = index
                     self.preprocess_cell(cell, resources, index)
+                    if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+                        # timed out and interrupted: a re-run after a later crash skips it
+                        lost[index] = ("CellTimeoutError", f"the cell ran past the time limit ({self.timeout} s) "
+                                                           "and was interrupted")
             break
         except (DeadKernelError, CellTimeoutError) as err:
             if current is None:

@@ -68,3 +68,68 @@ def test_build_course_on_the_fixture_writes_the_index(tmp_path, capsys):
     grades = (root / "build" / "grading-demo" / "grades.csv").read_text().splitlines()
     assert grades[0].startswith("student,assignment,score") and len(grades) == 3
     assert (root / "build" / "grading-demo" / "feedback" / "perfect-student" / "00_fixture" / "00_fixture.html").is_file()
+
+
+# --------------------------------------------------------------------------- staging (no kernel)
+
+
+@pytest.fixture(scope="module")
+def released_fixture(tmp_path_factory):
+    root = make_course(tmp_path_factory.mktemp("stage"), ["00_fixture"])
+    course.release(root)
+    release = {"00_fixture": course.read_notebook(root / "exercises" / "00_fixture" / "00_fixture.ipynb")}
+    source = {"00_fixture": course.read_notebook(root / "solutions" / "00_fixture" / "00_fixture.ipynb")}
+    return root, release, source
+
+
+def test_staging_repairs_a_submission_into_the_release_shape(tmp_path, released_fixture):
+    import json
+
+    root, release, source = released_fixture
+    sol = json.loads((root / "solutions" / "00_fixture" / "00_fixture.ipynb").read_text())
+    sol["cells"] = [c for c in sol["cells"] if c["metadata"]["nbgrader"]["grade_id"] != "test_cosine"][::-1]
+    sol["cells"].append({"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "made_up", "grade": True}},
+                         "source": "x = 1", "outputs": [], "execution_count": None})
+    src = tmp_path / "sub" / "ann" / "00_fixture"
+    src.mkdir(parents=True)
+    (src / "my copy.ipynb").write_text(json.dumps(sol))
+    (src / "helper.py").write_text("import os")
+    (src / ".DS_Store").write_text("")
+    staged = course._stage(src, tmp_path / "staged", release, "ann", "00_fixture", source)
+    reason = "; ".join(staged.notes)
+    assert not staged.zero_reason
+    assert "renamed notebook 'my copy.ipynb' graded as 00_fixture.ipynb" in reason
+    assert "restored deleted cells: test_cosine" in reason and "restored the release order" in reason
+    assert "removed nbgrader metadata the release does not have: made_up" in reason
+    assert "ignored extra files: helper.py" in reason and "DS_Store" not in reason
+    out = course.read_notebook(tmp_path / "staged" / "00_fixture.ipynb")
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in out.cells]
+    expected = [course._gid(c) for c in release["00_fixture"].cells]
+    assert [i for i in ids if i] == [i for i in expected if i]  # every tracked cell, release order
+    assert not (tmp_path / "staged" / "helper.py").exists()
+
+
+@pytest.mark.parametrize("files, words", [
+    ({}, "empty submission folder"),
+    ({"notes.txt": "hi"}, "no notebook in the submission (found notes.txt)"),
+    ({"00_fixture.ipynb": "{not json"}, "00_fixture.ipynb is not valid JSON (line 1, column 2"),
+    ({"00_fixture.ipynb": "[1, 2]"}, "00_fixture.ipynb is JSON but not a Jupyter notebook"),
+])
+def test_ungradable_submissions_get_a_one_line_reason(tmp_path, released_fixture, files, words):
+    root, release, source = released_fixture
+    src = tmp_path / "sub"
+    src.mkdir()
+    for name, text in files.items():
+        (src / name).write_text(text)
+    staged = course._stage(src, tmp_path / "staged", release, "bo", "00_fixture", source)
+    assert words in staged.zero_reason and "\n" not in staged.zero_reason
+
+
+def test_merge_grades_csv_joins_shard_exports(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    course.write_grades_csv([course.Grade("ann", "01_a", 3.0, 5.0, 1.0)], a)
+    course.write_grades_csv([course.Grade("bo", "01_a", None, 5.0, 0.0, "no submission"),
+                             course.Grade("ann", "01_a", 4.0, 5.0, 0.0)], b)
+    merged = course.merge_grades_csv([a, b], tmp_path / "all.csv")
+    assert [(g.student, g.score, g.reason) for g in merged] == [("ann", 4.0, ""), ("bo", None, "no submission")]
+    assert (tmp_path / "all.csv").read_text().count("\n") == 3
