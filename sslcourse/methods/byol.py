@@ -33,7 +33,8 @@ from torch import nn
 
 from sslcourse.ema import cosine_momentum, ema_update, make_target
 from sslcourse.losses.joint import byol
-from sslcourse.methods.invariance import Views, embedding_std, two_views
+from sslcourse.evaluate import collapse_std
+from sslcourse.methods.invariance import Views, two_views
 from sslcourse.nn import MLP
 
 __all__ = ["BYOLConfig", "BYOL", "train_cli"]
@@ -102,7 +103,7 @@ class BYOL(nn.Module):
             z_target = z_online
         z1, z2 = z_target.chunk(2)  # (N, d) each
         loss = byol(p1, z2) + byol(p2, z1)  # symmetric: each view predicts the other's target
-        return {"loss": loss, "std": embedding_std(z_online[: len(x1)]), "momentum": self.momentum}
+        return {"loss": loss, "std": collapse_std(z_online[: len(x1)].detach()), "momentum": self.momentum}
 
     @torch.no_grad()
     def after_step(self, step: int, steps: int) -> None:

@@ -3,7 +3,8 @@
 Lecture: learn f: X -> R^d with f(x1) ~= f(x2) for two views (x1, x2) = g(x) of one datapoint.
 Problem: a constant f is invariant too, and gradient descent finds it. This module trains exactly
 that objective so that the collapse can be watched (``sslcourse.collapse.CollapseMonitor``):
-the std of the L2-normalised embeddings falls to 0 and kNN accuracy to chance.
+the std of the L2-normalised embeddings falls to 0, kNN accuracy on the embeddings to about
+chance, and the encoder below them stops learning (its kNN accuracy stays at random-init level).
 
 Lecture symbol -> code word:
     g: x -> (x1, x2)   -> ``views``     (any callable images -> (x1, x2), e.g. from sslcourse.views)
@@ -21,10 +22,11 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from sslcourse.evaluate import collapse_std
 from sslcourse.losses.joint import invariance
 from sslcourse.nn import MLP
 
-__all__ = ["two_views", "InvarianceConfig", "Invariance", "embedding_std"]
+__all__ = ["two_views", "InvarianceConfig", "Invariance"]
 
 Views = Callable[[torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
 
@@ -62,17 +64,6 @@ def two_views(batch: Any, views: Views | None) -> tuple[torch.Tensor, torch.Tens
     return x1, x2
 
 
-@torch.no_grad()
-def embedding_std(z: torch.Tensor) -> float:
-    """Std of the L2-normalised embeddings over the batch, averaged over dimensions (SimSiam's diagnostic).
-
-    A cheap per-step metric (the same quantity as ``sslcourse.evaluate.collapse_std``); about
-    1/sqrt(d) when the embeddings spread over the sphere, 0 when collapsed.
-    """
-    zn = torch.nn.functional.normalize(z.detach().float(), dim=1)  # (N, d)
-    return zn.std(dim=0).mean().item()
-
-
 @dataclass
 class InvarianceConfig:
     """Sizes of the naive model (small CPU defaults)."""
@@ -108,5 +99,5 @@ class Invariance(nn.Module):
         z = self.embed(torch.cat([x1, x2]))  # (2N, d): both views through one pass
         z1, z2 = z.chunk(2)  # (N, d) each
         loss = invariance(z1, z2)
-        return {"loss": loss, "std": embedding_std(z1)}
+        return {"loss": loss, "std": collapse_std(z1.detach())}
 

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslcourse.methods.invariance import Views, embedding_std, two_views
+from sslcourse.evaluate import collapse_std
+from sslcourse.methods.invariance import Views, two_views
 from sslcourse.nn import MLP
 
 __all__ = ["SimSiamConfig", "SimSiam", "negative_cosine", "train_cli"]
@@ -77,7 +78,7 @@ class SimSiam(nn.Module):
             loss = negative_cosine(p1, z2) / 2 + negative_cosine(p2, z1) / 2
         else:
             loss = -(F.cosine_similarity(p1, z2, dim=-1).mean() + F.cosine_similarity(p2, z1, dim=-1).mean()) / 2
-        return {"loss": loss, "std": embedding_std(z1)}
+        return {"loss": loss, "std": collapse_std(z1.detach())}
 
 
 def train_cli(method: str, argv: list[str]) -> int:

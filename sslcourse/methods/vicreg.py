@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from sslcourse.losses.joint import covariance_term, invariance_term, variance_term
-from sslcourse.methods.invariance import Views, embedding_std, two_views
+from sslcourse.evaluate import collapse_std
+from sslcourse.methods.invariance import Views, two_views
 from sslcourse.nn import MLP
 
 __all__ = ["VICRegConfig", "VICReg", "train_cli"]
@@ -74,7 +75,7 @@ class VICReg(nn.Module):
         c = covariance_term(z1) + covariance_term(z2)
         loss = cfg.sim * s + cfg.var * v + cfg.cov * c
         return {"loss": loss, "invariance": s.detach(), "variance": v.detach(), "covariance": c.detach(),
-                "std": embedding_std(z1)}
+                "std": collapse_std(z1.detach())}
 
 
 def train_cli(method: str, argv: list[str]) -> int:
