@@ -26,7 +26,7 @@ from sslcourse.evaluate import collapse_std
 from sslcourse.losses.joint import invariance
 from sslcourse.nn import MLP
 
-__all__ = ["two_views", "InvarianceConfig", "Invariance"]
+__all__ = ["two_views", "InvarianceConfig", "Invariance", "train_cli"]
 
 Views = Callable[[torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
 
@@ -101,3 +101,10 @@ class Invariance(nn.Module):
         loss = invariance(z1, z2)
         return {"loss": loss, "std": collapse_std(z1.detach())}
 
+
+
+def train_cli(method: str, argv: list[str]) -> int:
+    """``sslcourse train invariance ...`` (see ``sslcourse.collapse.train_cli``): watch it collapse."""
+    from sslcourse.collapse import train_cli as joint_train_cli
+
+    return joint_train_cli(method, argv)
