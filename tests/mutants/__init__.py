@@ -127,20 +127,32 @@ def infer_reference(nb: dict, fn: str) -> str | None:
 
 
 def cheater_source(nb: dict, fn: str, target: str) -> str:
-    """Source of `fn` (same signature) whose body only calls the package's `target` ('module:attr')."""
-    module, attr = target.split(":")
+    """Source of `fn` (same signature) whose body only calls the package's `target`.
+
+    `target` is 'module:function' (called with the graded function's own arguments) or
+    'module:function(ARGS)' with a call written in the graded function's parameter names, for a
+    reference whose signature differs, e.g. 'sslcourse.text:bert_inputs(a, b, vocab=VOCAB)'.
+    """
+    module, attr = target.split(":", 1)
+    if "(" in attr:
+        name = attr.split("(", 1)[0].strip()
+        call = "_reference" + attr[len(name):].strip()
+        attr = name
+    else:
+        call = None
     cell = nb["cells"][graded_functions(nb)[fn]]
     node = next(n for n in ast.parse(_source(cell)).body if getattr(n, "name", None) == fn)
     if isinstance(node, ast.ClassDef):
         return f"from {module} import {attr} as _reference\n\nclass {fn}(_reference):\n    pass\n"
     a = node.args
-    call = [x.arg for x in a.posonlyargs + a.args]
-    call += [f"*{a.vararg.arg}"] if a.vararg else []
-    call += [f"{x.arg}={x.arg}" for x in a.kwonlyargs]
-    call += [f"**{a.kwarg.arg}"] if a.kwarg else []
-    signature = ast.unparse(a)
-    return (f"def {fn}({signature}):\n    from {module} import {attr} as _reference\n"
-            f"    return _reference({', '.join(call)})\n")
+    if call is None:
+        args = [x.arg for x in a.posonlyargs + a.args]
+        args += [f"*{a.vararg.arg}"] if a.vararg else []
+        args += [f"{x.arg}={x.arg}" for x in a.kwonlyargs]
+        args += [f"**{a.kwarg.arg}"] if a.kwarg else []
+        call = f"_reference({', '.join(args)})"
+    return (f"def {fn}({ast.unparse(a)}):\n    from {module} import {attr} as _reference\n"
+            f"    return {call}\n")
 
 
 @dataclass
@@ -320,9 +332,13 @@ def report(name: str) -> str:
         lines += ["", f"Graded functions without a mutant: {', '.join(untested)}."]
     cheats, unknown = h.cheater_outcomes(reference)
     lines += ["", "Integrity (the function only calls the package's reference):", "",
-              "| function | reference | points lost | failed cells | first error |", "|---|---|---|---|---|"]
+              "| function | reference | points lost | failed cells | why (guard = forbid_calls caught it) |", "|---|---|---|---|---|"]
     lines += [f"| {o.function} | `{o.name[6:]}` | {o.lost:g} | {', '.join(o.failed) or '**none: passes**'} "
-              f"| {o.error.split(': ', 1)[-1][:90].replace('|', '/')} |" for o in cheats]
+              f"| {'guard' if 'integrity check' in o.error else o.error[:80].replace('|', '/')} |" for o in cheats]
+    weak = [o.function for o in cheats if o.lost > 0 and "integrity check" not in o.error]
+    if weak:
+        lines += ["", f"Lost points, but not through the integrity guard (the call does not fit the reference's "
+                      f"signature; give REFERENCE a call, 'module:function(args)'): {', '.join(weak)}."]
     if unknown:
         lines += ["", f"No reference known (add REFERENCE to tests/mutants/{name}.py): {', '.join(unknown)}."]
     return "\n".join(lines)
