@@ -198,7 +198,7 @@ class _Minibatches:
 
 def finetune(task: str, bert: MiniBERT, tok: Tokenizer, train: Sequence[Story], test: Sequence[Story],
              pretrained: bool = True, steps: int = 150, lr: float = 3e-4, batch_size: int = 16,
-             seed: int = 0) -> float:
+             seed: int = 0, device: str = "cpu") -> float:
     """Fine-tune a copy of `bert` (or of a fresh random init of the same size) on a toy task.
 
     Args:
@@ -211,6 +211,7 @@ def finetune(task: str, bert: MiniBERT, tok: Tokenizer, train: Sequence[Story], 
         steps, lr, batch_size: fine-tuning budget (BERT: lr 2e-5..5e-5 for 2-4 epochs on big models;
             a small model from scratch needs larger steps, so both use lr 3e-4 here).
         seed: seed of the initialisation of the head (and of the network when not pretrained).
+        device: where to fine-tune ("cpu", "cuda", "auto").
 
     Returns:
         held-out accuracy: topic accuracy, entity-word tag accuracy, or span exact match.
@@ -230,7 +231,7 @@ def finetune(task: str, bert: MiniBERT, tok: Tokenizer, train: Sequence[Story], 
     else:
         raise ValueError(f"finetune: task must be one of {TASKS}, got {task!r}")
     data = _Minibatches(task_examples(task, train, tok), batch_size, seed)
-    fit(model, data, steps=steps, lr=lr, weight_decay=0.01, warmup_steps=steps // 10, device="cpu",
+    fit(model, data, steps=steps, lr=lr, weight_decay=0.01, warmup_steps=steps // 10, device=device,
         progress=False, seed=seed)
-    model.eval()
+    model = model.cpu().eval()
     return model.accuracy(task_examples(task, test, tok))

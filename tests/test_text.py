@@ -308,3 +308,35 @@ def test_train_cli_writes_a_loadable_checkpoint(tmp_path, method):
 def test_train_cli_rejects_unknown_method(capsys):
     assert train_cli("simclr", ["--out", "x.pt"]) == 2
     assert "bert" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- downstream heads
+
+
+def test_downstream_task_examples_and_heads():
+    from sslcourse.data.english import TAGS, TOPICS, generate_stories
+    from sslcourse.finetune import SequenceClassifier, SpanExtractor, TokenTagger, task_examples
+
+    tok = toy_tokenizer()
+    stories = generate_stories(20, seed=3)
+    span = task_examples("span", stories, tok)
+    for i, s in enumerate(stories):  # the labelled span decodes to the answer, inside sentence B
+        st, en = int(span["start"][i]), int(span["end"][i])
+        assert tok.decode(span["input_ids"][i, st: en + 1]) == " ".join(tok.tokenize(s.answer))
+        assert span["segment_ids"][i, st] == 1
+    tags = task_examples("tagging", stories, tok)
+    row = tags["labels"][0][tags["labels"][0] != -100].tolist()
+    assert len(row) == len(tok.tokenize(stories[0].first)) + len(tok.tokenize(stories[0].second))
+    assert (tags["labels"][tags["input_ids"] == tok.cls_id] == -100).all()
+    cls = task_examples("classification", stories, tok)
+    assert cls["labels"].tolist() == [TOPICS.index(s.topic) for s in stories]
+
+    torch.manual_seed(0)
+    bert = _tiny_bert(tok).eval()
+    assert SequenceClassifier(bert, len(TOPICS)).logits(cls).shape == (20, len(TOPICS))
+    assert TokenTagger(bert, len(TAGS)).logits(tags).shape == (*tags["input_ids"].shape, len(TAGS))
+    extractor = SpanExtractor(bert).eval()
+    assert torch.isfinite(extractor(span)["loss"])
+    s, e = extractor.predict(span)
+    assert (s <= e).all() and (e < s + extractor.max_answer_len).all()
+    assert (span["segment_ids"].gather(1, s[:, None]) == 1).all()  # predictions stay inside the context
