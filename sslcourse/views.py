@@ -211,39 +211,32 @@ def adjust_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """RGB ``(B, 3, H, W)`` in [0, 1] -> HSV with hue in [0, 1) (torchvision's formulas)."""
+    """RGB ``(B, 3, H, W)`` in [0, 1] -> HSV with hue in [0, 1) (torchvision's conventions)."""
     r, g, b = x.unbind(1)
-    maxc, _ = x.max(dim=1)
+    maxc, _ = x.max(dim=1)  # (B, H, W)
     minc, _ = x.min(dim=1)
-    eqc = maxc == minc
-    cr = maxc - minc
-    ones = torch.ones_like(maxc)
-    s = cr / torch.where(eqc, ones, maxc)
-    crd = torch.where(eqc, ones, cr)
-    rc, gc, bc = (maxc - r) / crd, (maxc - g) / crd, (maxc - b) / crd
-    hr = (maxc == r) * (bc - gc)
-    hg = ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
-    hb = ((maxc != g) & (maxc != r)) * (4.0 + gc - rc)
-    h = torch.fmod((hr + hg + hb) / 6.0 + 1.0, 1.0)
+    delta = maxc - minc
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    h = torch.where(maxc == r, (g - b) / safe,  # the sector of the largest channel (ties: r, then g)
+                    torch.where(maxc == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
+    h = torch.where(delta > 0, torch.remainder(h / 6.0, 1.0), torch.zeros_like(h))
+    s = delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc))
     return torch.stack([h, s, maxc], dim=1)  # (B, 3, H, W)
 
 
 def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """HSV ``(B, 3, H, W)`` (hue in [0, 1)) -> RGB in [0, 1]."""
+    """HSV ``(B, 3, H, W)`` (hue in [0, 1)) -> RGB in [0, 1].
+
+    The closed form ``c_n = v - v s clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + 6h) mod 6`` and
+    n = 5, 3, 1 for R, G, B: elementwise only (no per-sector lookup), so it is fast on any device.
+    """
     h, s, v = x.unbind(1)
-    h6 = h * 6.0
-    i = torch.floor(h6)
-    f = h6 - i
-    i = i.long() % 6
-    p = (v * (1 - s)).clamp(0, 1)
-    q = (v * (1 - s * f)).clamp(0, 1)
-    t = (v * (1 - s * (1 - f))).clamp(0, 1)
-    # the sector i picks (r, g, b) among (v, t, p, q): rows are sectors 0..5
-    cand = torch.stack([v, q, p, t], dim=1)  # (B, 4, H, W)
-    table = torch.tensor([[0, 3, 2], [1, 0, 2], [2, 0, 3], [2, 1, 0], [3, 2, 0], [0, 2, 1]],
-                         device=x.device)  # index into cand for (r, g, b)
-    idx = table[i].permute(0, 3, 1, 2)  # (B, 3, H, W)
-    return cand.gather(1, idx)  # (B, 3, H, W)
+    h6 = (h * 6.0).unsqueeze(1)  # (B, 1, H, W)
+    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    k = torch.remainder(n + h6, 6.0)  # (B, 3, H, W)
+    ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    vs = (v * s).unsqueeze(1)
+    return (v.unsqueeze(1) - vs * ramp).clamp_(0.0, 1.0)  # (B, 3, H, W)
 
 
 def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
