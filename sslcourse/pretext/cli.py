@@ -1,6 +1,7 @@
 """``sslcourse train rotation|colorization|patches|jigsaw``: pretrain f1 on a pretext task, then probe it.
 
     sslcourse train rotation                              # upright shapes world, CPU, a few minutes
+    sslcourse train rotation --steps 200 --batch-size 32  # the lecture's budget: about a minute
     sslcourse train patches --data cifar10 --n-train 10000 --steps 2000
     sslcourse train rotation --data cifar10 --n-train 0 --encoder resnet18 --steps 20000 --device cuda
 
@@ -24,7 +25,7 @@ from sslcourse.pretext.base import PixelEncoder, build_backbone
 __all__ = ["METHODS", "DATASETS", "build_model", "default_grid", "load_images", "train_cli"]
 
 METHODS = ("rotation", "colorization", "patches", "jigsaw")
-DATASETS = ("upright-shapes", "shapes", "cifar10")
+DATASETS = ("upright-oriented", "upright-shapes", "shapes", "cifar10")
 
 
 def default_grid(image_size: int) -> tuple[int, int, int]:
@@ -58,14 +59,20 @@ def build_model(method: str, backbone: str = "small", width: int = 32, image_siz
 
 
 def load_images(name: str, split: str, n: int | None, image_size: int = 32, seed: int = 0):
-    """An ``ImageDataset`` for the CLI and the lecture: ``upright-shapes``, ``shapes`` or ``cifar10``.
+    """An ``ImageDataset`` for the CLI and the lecture (one of ``DATASETS``).
 
-    ``n=None`` or 0 means the whole split (10,000 / 2,000 generated shapes; 50,000 / 10,000 CIFAR-10).
+    ``upright-oriented``: the upright shapes world, only the four shapes with an "up" (what rotation
+    prediction needs, see ``pretext/upright.py``); ``upright-shapes``: all eight upright shapes;
+    ``shapes``: the course's shapes world as it is; ``cifar10``: the local CIFAR-10 copy.
+    ``n=None`` or 0 means the whole split (10,000 / 2,000 generated shapes, of which the oriented
+    subset keeps about half; 50,000 / 10,000 CIFAR-10).
     """
     from sslcourse.data import load_dataset
-    from sslcourse.pretext.upright import load_upright_shapes
+    from sslcourse.pretext.upright import ORIENTED_SHAPES, load_upright_shapes
 
     n = n or None
+    if name == "upright-oriented":
+        return load_upright_shapes(split, n=n, seed=seed, image_size=image_size, classes=ORIENTED_SHAPES)
     if name == "upright-shapes":
         return load_upright_shapes(split, n=n, seed=seed, image_size=image_size)
     if name == "shapes":
@@ -78,9 +85,10 @@ def load_images(name: str, split: str, n: int | None, image_size: int = 32, seed
 def _parser(method: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"sslcourse train {method}", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="upright-shapes", choices=DATASETS,
-                   help="training data (default: the shapes world with upright shapes; see pretext/upright.py)")
-    p.add_argument("--image-size", type=int, default=32, help="side of the generated shapes images")
+    p.add_argument("--data", default="upright-oriented", choices=DATASETS,
+                   help="training data (default: the upright shapes with an 'up'; see pretext/upright.py)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="side of the generated shapes images (default: 16; 32 for patches and jigsaw)")
     p.add_argument("--n-train", type=int, default=10000, help="unlabelled training images (0: the whole split)")
     p.add_argument("--n-test", type=int, default=2000, help="test images for the probes (0: the whole split)")
     p.add_argument("--steps", type=int, default=1500)
@@ -111,6 +119,8 @@ def train_cli(method: str, argv: list[str]) -> int:
         print(f"sslcourse train: {method!r} is not a pretext task ({', '.join(METHODS)})", file=sys.stderr)
         return 2
     args = _parser(method).parse_args(argv)
+    if args.image_size is None:
+        args.image_size = 32 if method in ("patches", "jigsaw") else 16
     try:
         train = load_images(args.data, "train", args.n_train, args.image_size, args.seed)
         test = load_images(args.data, "test", args.n_test, args.image_size, args.seed)
