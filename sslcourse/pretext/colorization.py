@@ -106,8 +106,10 @@ def quantize_ab(ab: torch.Tensor, bin_size: float = 20.0) -> torch.Tensor:
         ``(N, 2, H, W)`` -> ``(N, H, W)`` int64 in [0, n * n).
     """
     n = num_ab_bins(bin_size)
+    # ### BEGIN SOLUTION
     idx = ((ab + AB_RANGE) / bin_size).floor().long().clamp(0, n - 1)  # (N, 2, H, W)
     return idx[:, 0] * n + idx[:, 1]  # (N, H, W)
+    # ### END SOLUTION
 
 
 def ab_bin_centers(bin_size: float = 20.0, device: torch.device | str | None = None,
