@@ -170,7 +170,9 @@ def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim: float = 25.0, var: float = 2
         z1, z2: ``(N, d)`` with N >= 2 -> ``()``.
     """
     _check_pair(z1, z2, "vicreg")
+    # ### BEGIN SOLUTION
     s = invariance_term(z1, z2)
-    v = (variance_term(z1, eps=eps) + variance_term(z2, eps=eps)) / 2
-    c = covariance_term(z1) + covariance_term(z2)
+    v = (variance_term(z1, eps=eps) + variance_term(z2, eps=eps)) / 2  # each branch halved
+    c = covariance_term(z1) + covariance_term(z2)  # both branches summed
     return sim * s + var * v + cov * c
+    # ### END SOLUTION
