@@ -148,8 +148,8 @@ def train_cli(method: str, argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog=f"sslcourse train {method}", description=train_cli.__doc__)
     p.add_argument("--data", default="shapes", choices=["shapes", "cifar10", "digits"], help="dataset")
-    p.add_argument("--train-size", type=int, default=4000, help="training images (None-like: 0 = all)")
-    p.add_argument("--test-size", type=int, default=1000, help="test images for kNN / linear probe")
+    p.add_argument("--train-size", type=int, default=4000, help="training images (0 = all)")
+    p.add_argument("--test-size", type=int, default=1000, help="test images for kNN / linear probe (0 = all)")
     p.add_argument("--encoder", default="small", choices=["small", "resnet18"], help="SmallCNN or ResNet-18")
     p.add_argument("--width", type=int, default=32, help="SmallCNN width")
     p.add_argument("--steps", type=int, default=500)
