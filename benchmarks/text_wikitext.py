@@ -1,6 +1,6 @@
 """mini-BERT and mini-GPT on real text: WikiText-2, train on valid.txt, evaluate on test.txt.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/text_wikitext.py --steps 600 [--data DIR]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/text_wikitext.py --steps 600 [--only bert|gpt] [--data DIR]
 
 Word-level tokenizer of the 8000 most frequent training words (the rest -> [UNK], which stays a
 prediction target as in WikiText's own <unk> convention). Baselines measured on the same tokens:
@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--vocab", type=int, default=8000)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", choices=["bert", "gpt"], default=None, help="run one of the two models")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     root = find_wikitext() if args.data is None else __import__("pathlib").Path(args.data)
@@ -40,7 +41,13 @@ def main() -> None:
     print(f"train: {sum(len(d) for d in train_docs)} sentences; test: {sum(len(d) for d in test_docs)}; "
           f"vocabulary {len(tok)}")
 
-    # ---------------- mini-BERT
+    if args.only != "gpt":
+        run_bert(args, tok, train_docs, test_docs)
+    if args.only != "bert":
+        run_gpt(args, tok, train_docs, test_docs)
+
+
+def run_bert(args, tok, train_docs, test_docs) -> None:
     t0 = time.time()
     bert = MiniBERT(BertConfig(len(tok), 64, args.d_model, args.layers, 4, 0.1))
     fit(bert, BertBatches(train_docs, tok, 32, 64, seed=0), steps=args.steps, lr=1e-3, weight_decay=0.01,
@@ -55,7 +62,9 @@ def main() -> None:
     print(f"| mini-BERT ({args.steps} steps, {time.time() - t0:.0f} s) | masked-token acc {ev['mlm_acc']:.1%} "
           f"(most frequent word '{tok.itos[top_word]}' {base:.1%}) | NSP acc {ev['nsp_acc']:.1%} (chance 50%) |")
 
-    # ---------------- mini-GPT
+
+
+def run_gpt(args, tok, train_docs, test_docs) -> None:
     t0 = time.time()
     gpt = MiniGPT(GPTConfig(len(tok), 64, args.d_model, args.layers, 4, 0.1), pad_id=tok.pad_id)
     train_lm = LMBatches([" ".join(d) for d in train_docs], tok, 32, 64, mode="stream", seed=0)
