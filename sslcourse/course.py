@@ -4,7 +4,8 @@ Thin wrappers around nbgrader and nbconvert, each step a plain function:
 
     release(root)            solutions/NN_topic/ -> exercises/NN_topic/  (nbgrader generate_assignment)
     collect_zips(zips, dst)  LMS zip exports -> submitted/<student>/<assignment>/
-    autograde(root)          submitted/ -> autograded/ + feedback/ + grades.csv + a table
+    autograde(root, jobs=N)  submitted/ -> autograded/ + feedback/ + grades.csv + a table
+    merge_course(shard, root) a shard course graded elsewhere (a job array) -> the main gradebook
     render(notebooks)        execute lecture notebooks, write HTML and reveal.js slides
     build_course(root)       release + lectures + a demo class of two students + build/index.html
 
@@ -194,7 +195,7 @@ class Grade:
 
 @dataclass
 class _Staged:
-    """A submission prepared for nbgrader: where it was staged and what was repaired."""
+    """A submission prepared for nbgrader: what was repaired, or why it cannot be graded."""
 
     student: str
     assignment: str

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import make_course, real_assignments
 from mutants import cells_testing, grade_cells
-from mutants.faults import FIXTURE, MEMORY_GB, fixture_class, real_class
+from mutants.faults import FIXTURE, MEMORY_GB, TIMEOUT_FIXTURE, TIMEOUT_REAL, fixture_class, real_class
 from sslcourse import course
 
 pytestmark = pytest.mark.xdist_group("grading")
@@ -40,7 +40,7 @@ def fixture_run(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("faults"), [FIXTURE])
     course.release(root)
     fixture_class(root)
-    grades = course.autograde(root, timeout=10, memory_gb=MEMORY_GB, progress=False)
+    grades = course.autograde(root, timeout=TIMEOUT_FIXTURE, memory_gb=MEMORY_GB, progress=False)
     return root, {g.student: g for g in grades}
 
 
@@ -66,7 +66,7 @@ def test_grading_runs_on_cpu_with_one_thread(fixture_run):
 
 
 @pytest.mark.parametrize("student, fn, words", [
-    ("loop", "mean_of_squares", "timed out after 10 s"),
+    ("loop", "mean_of_squares", f"timed out after {TIMEOUT_FIXTURE} s"),
     ("exit", "mean_of_squares", "crashed the kernel"),
     ("segfault", "cosine", "crashed the kernel"),
     ("memory", "cosine", f"ran out of memory (cap {MEMORY_GB:g} GiB"),
@@ -109,7 +109,7 @@ def real_run(tmp_path_factory):
     name = names[0]
     root = make_course(tmp_path_factory.mktemp("realfaults"), [name])
     sol, plan, cheats = real_class(root, name)
-    grades = course.autograde(root, timeout=30, memory_gb=MEMORY_GB, progress=False, feedback=False)
+    grades = course.autograde(root, timeout=TIMEOUT_REAL, memory_gb=MEMORY_GB, progress=False, feedback=False)
     return root, name, sol, plan, cheats, {g.student: g for g in grades}
 
 

@@ -32,6 +32,9 @@ from . import cheater_source, grade_cells, graded_functions, infer_reference, lo
 
 FIXTURE = "00_fixture"
 MEMORY_GB = 3.0  # the cap the fault runs set; the memory fault asks for 8 GiB (never touched)
+# Seconds per cell in the fault runs: well above the slowest healthy cell on a busy 2-core machine
+# (an infinite loop costs this once per call of the broken function).
+TIMEOUT_FIXTURE, TIMEOUT_REAL = 30, 40
 FAULT_BODIES = {
     "loop": "    while True:\n        pass\n",
     "exit": "    import os\n    os._exit(1)\n",
@@ -164,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         course.release(root, [name])
         if name == FIXTURE:
             fixture_class(root)
-            timeout = 10
+            timeout = TIMEOUT_FIXTURE
         else:
             real_class(root, name)
-            timeout = 30
+            timeout = TIMEOUT_REAL
         grades = course.autograde(root, timeout=timeout, memory_gb=MEMORY_GB, feedback=False)
         print(f"`python -m tests.mutants.faults {name}` (cell timeout {timeout} s, memory cap {MEMORY_GB:g} GiB)\n")
         print("| student | assignment | score | reason |\n|---|---|---|---|")
