@@ -41,7 +41,7 @@ from ..losses.clip import clip_logits, clip_loss
 from ..nn import SmallCNN, resnet18_cifar
 
 __all__ = ["CaptionTokenizer", "TextTransformer", "BagOfWords", "MiniCLIP", "CLIPObjective", "CLIPConfig",
-           "CLIPRun", "ContrastChannels", "build_clip", "caption_batches", "train_clip", "train_cli", "LOGIT_SCALE_INIT",
+           "CLIPRun", "ContrastChannels", "build_clip", "default_tokenizer", "load_clip", "caption_batches", "train_clip", "train_cli", "LOGIT_SCALE_INIT",
            "LOGIT_SCALE_MAX"]
 
 LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's initial temperature tau = 0.07
