@@ -530,25 +530,31 @@ def _resilient_preprocess(self, nb, resources=None, km=None):
 
 
 def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
-    """One short note per cell of an autograded notebook that timed out, crashed or hit the memory cap."""
+    """Notes on the cells of an autograded notebook that timed out, crashed or hit the memory cap."""
     try:
         nb = json.loads(path.read_text())
     except (OSError, ValueError):
         return []
-    notes = []
+    kinds: dict[str, list[str]] = {"timeout": [], "crash": [], "memory": [], "integrity": []}
     for i, cell in enumerate(nb.get("cells", [])):
         label = _gid(cell) or f"cell {i + 1}"
         for out in cell.get("outputs", []):
+            ename, evalue = out.get("ename", ""), out.get("evalue", "")
             if out.get("output_type") != "error":
                 continue
-            ename, evalue = out.get("ename", ""), out.get("evalue", "")
             if ename == "CellTimeoutError":
-                notes.append(f"{label}: timed out after {timeout} s (scored 0, the rest was graded)")
+                kinds["timeout"].append(label)
             elif ename == KERNEL_DIED:
-                notes.append(f"{label}: crashed the kernel (scored 0, the rest was re-run and graded)")
+                kinds["crash"].append(label)
             elif ename == "MemoryError" or "can't allocate memory" in evalue or "DefaultCPUAllocator" in evalue:
-                notes.append(f"{label}: ran out of memory (cap {memory_gb:g} GiB per kernel)")
-    return notes
+                kinds["memory"].append(label)
+            elif "integrity check" in evalue:
+                kinds["integrity"].append(label)
+    text = {"timeout": f"timed out after {timeout} s: {{}} (those cells score 0, the rest was graded)",
+            "crash": "crashed the kernel: {} (those cells score 0, the rest was re-run and graded)",
+            "memory": f"ran out of memory (cap {memory_gb:g} GiB per kernel): {{}}",
+            "integrity": "integrity check failed: {} (the code calls the course's reference implementation)"}
+    return [text[k].format(_short(cells, 4)) for k, cells in kinds.items() if cells]
 
 
 @dataclass

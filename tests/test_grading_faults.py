@@ -55,7 +55,7 @@ def test_every_student_gets_a_row_and_good_students_full_marks(fixture_run):
     text = (root / "grades.csv").read_text()
     assert text.count("\n") == 15 and "invalid,00_fixture,0.0" in text
     table = course.grade_table(list(grades.values()))
-    assert "loop / 00_fixture: test_mean_of_squares: timed out" in table
+    assert f"loop / 00_fixture: timed out after {TIMEOUT_FIXTURE} s: test_mean_of_squares" in table
 
 
 def test_grading_runs_on_cpu_with_one_thread(fixture_run):
@@ -66,10 +66,10 @@ def test_grading_runs_on_cpu_with_one_thread(fixture_run):
 
 
 @pytest.mark.parametrize("student, fn, words", [
-    ("loop", "mean_of_squares", f"timed out after {TIMEOUT_FIXTURE} s"),
-    ("exit", "mean_of_squares", "crashed the kernel"),
-    ("segfault", "cosine", "crashed the kernel"),
-    ("memory", "cosine", f"ran out of memory (cap {MEMORY_GB:g} GiB"),
+    ("loop", "mean_of_squares", f"timed out after {TIMEOUT_FIXTURE} s: test_mean_of_squares (those cells score 0"),
+    ("exit", "mean_of_squares", "crashed the kernel: test_mean_of_squares (those cells score 0"),
+    ("segfault", "cosine", "crashed the kernel: test_cosine"),
+    ("memory", "cosine", f"ran out of memory (cap {MEMORY_GB:g} GiB per kernel): test_cosine"),
 ])
 def test_kernel_faults_cost_only_the_broken_part(fixture_run, student, fn, words):
     root, grades = fixture_run
@@ -99,6 +99,7 @@ def test_a_shipped_package_cannot_switch_off_the_integrity_guard(fixture_run):
     root, grades = fixture_run
     points = _points(root / "gradebook.db", FIXTURE, "extra")
     assert points["test_mean_of_squares"][0] == 0 and points["test_cosine"] == (2.0, 2.0)
+    assert "integrity check failed: test_mean_of_squares" in grades["extra"].reason
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,4 @@ def test_real_assignment_reference_callers_lose_every_part(real_run):
     points = _points(root / "gradebook.db", name, "cheater")
     for fn in cheats:
         assert any(points[gid][0] < points[gid][1] for gid in cells_testing(sol, fn)), (fn, points)
+    assert "integrity check failed" in grades["cheater"].reason, grades["cheater"].reason
