@@ -479,6 +479,10 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
         state["epoch"] = epoch + 1
         if cfg.time_limit_min is not None and state["train_time_s"] >= 60 * cfg.time_limit_min:
             time_up = True
+        if world > 1:  # every process must stop at the same epoch: rank 0 decides
+            flag = torch.tensor([float(time_up)], device=device)
+            dist.broadcast(flag, src=0)
+            time_up = bool(flag.item())
         last = state["epoch"] == cfg.epochs or time_up
         if main and ((cfg.knn_every and state["epoch"] % cfg.knn_every == 0) or last):
             acc = _knn(model.encoder, data, device, cfg)
