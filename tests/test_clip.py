@@ -214,3 +214,20 @@ def test_prompt_ensembling_does_not_lose_to_one_prompt(trained):
     # 800 test images: a difference of 0.02 is within one standard error
     assert m["zero_shot_shape_ensemble"] >= m["zero_shot_shape_single"] - 0.02, m
     assert m["zero_shot_colour_ensemble"] >= m["zero_shot_colour_single"] - 0.02, m
+
+
+def test_train_cli_writes_checkpoint_and_metrics(tmp_path, capsys):
+    import json
+
+    from sslcourse.methods.clip import load_clip, train_cli
+
+    out = tmp_path / "clip.pt"
+    argv = ["--steps", "2", "--n-train", "64", "--batch-size", "32", "--image-width", "4", "--n-test", "64",
+            "--n-pool", "64", "--device", "cpu", "--no-progress", "--out", str(out)]
+    assert train_cli("clip", argv) == 0
+    metrics = json.loads(out.with_suffix(".json").read_text())
+    assert 0.0 <= metrics["zero_shot_shape_ensemble"] <= 1.0 and "few_shot_shape" in metrics
+    model, tok, cfg = load_clip(out)
+    assert cfg.steps == 2 and cfg.image_width == 4 and tok.vocab_size == model.text_encoder.token_embedding.num_embeddings
+    with pytest.raises(ValueError, match="clip"):
+        train_cli("simclr", [])

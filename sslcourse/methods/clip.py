@@ -446,6 +446,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=d.device)
     p.add_argument("--out", default=None, help="checkpoint file (.pt); metrics go beside it as .json")
     p.add_argument("--n-test", type=int, default=1000, help="test images for the evaluation")
+    p.add_argument("--n-pool", type=int, default=2000, help="labelled images the few-shot probes draw from")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -456,7 +457,7 @@ def train_cli(method: str, argv: list[str]) -> int:
         raise ValueError(f"sslcourse.methods.clip trains 'clip', not {method!r}.")
     args = _parser().parse_args(argv)
     opts = vars(args)
-    n_test, progress = opts.pop("n_test"), not opts.pop("no_progress")
+    n_test, n_pool, progress = opts.pop("n_test"), opts.pop("n_pool"), not opts.pop("no_progress")
     cfg = CLIPConfig(**opts, progress=progress)
     try:
         run = train_clip(cfg)
@@ -465,8 +466,8 @@ def train_cli(method: str, argv: list[str]) -> int:
         return 2
     from .. import zeroshot
 
-    metrics = zeroshot.evaluate(run.model, run.tokenizer, dataset=cfg.dataset, n_test=n_test, seed=cfg.seed,
-                                image_size=cfg.image_size)
+    metrics = zeroshot.evaluate(run.model, run.tokenizer, dataset=cfg.dataset, n_test=n_test, n_fewshot_pool=n_pool,
+                                seed=cfg.seed, image_size=cfg.image_size)
     metrics["train_seconds"] = round(run.seconds, 1)
     metrics["config"] = asdict(cfg)
     text = json.dumps(metrics, indent=2)
