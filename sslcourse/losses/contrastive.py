@@ -92,18 +92,35 @@ def nt_xent_loop(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5,
     # ### END SOLUTION
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather whose backward hands every process the summed gradient of its own slice.
+
+    (The pattern of SimCLR's and lightly's ``GatherLayer``; PyTorch's
+    ``torch.distributed.nn.all_gather`` does the same but is deprecated in recent versions.)
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(out, x)
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor) -> torch.Tensor:
+        g = torch.stack(grads)  # (world, n, d): d(local loss)/d(every process's slice)
+        dist.all_reduce(g)  # sum over the processes' losses
+        return g[dist.get_rank()]
+
+
 def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` ``(n, d)`` from every process along dim 0 -> ``(world * n, d)``.
 
-    Gradients flow back to each process's own slice (``torch.distributed.nn.all_gather``
-    sums the incoming gradients over processes). Without an initialised process group (or
-    with one process) returns ``x`` unchanged.
+    Gradients flow back to each process's own slice, summed over the losses of all processes.
+    Without an initialised process group (or with one process) returns ``x`` unchanged.
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(x.contiguous()), dim=0)
+    return torch.cat(_GatherWithGrad.apply(x.contiguous()), dim=0)
 
 
 def _logits_and_targets(z1: torch.Tensor, z2: torch.Tensor, temperature: float, gather: bool):
