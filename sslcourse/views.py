@@ -364,6 +364,7 @@ class Augment:
 
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Transform images ``(B, C, H, W)`` with given per-image ``params`` -> float views."""
+        # ### BEGIN SOLUTION
         cfg = self.config
         p = {k: v.to(x.device) for k, v in params.items()}
         y = resized_crop(x, p["box"], cfg.size, flip=p["flip"])  # (B, C, s, s), float in [0, 1]
@@ -382,6 +383,7 @@ class Augment:
             k = min(k, (side - 1) // 2 * 2 + 1)  # reflect padding needs k // 2 < side
             y = torch.where(_per_sample(p["blur"]), gaussian_blur(y, p["sigma"], k), y)
         return y
+        # ### END SOLUTION
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One random view of every image in ``x`` ``(B, C, H, W)`` -> ``(B, C, size, size)``."""
@@ -412,7 +414,9 @@ class TwoViews:
 
     def __call__(self, x: torch.Tensor,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        # ### BEGIN SOLUTION
         return self.augment(x, generator), self.augment2(x, generator)
+        # ### END SOLUTION
 
 
 def simclr_cifar_views(size: int = 32, scale: tuple[float, float] = (0.08, 1.0)) -> TwoViews:
