@@ -17,7 +17,7 @@ Lecture notation -> code words:
 Zero-shot means that no labelled image of the task was ever used: the classifier's weights come
 from the text tower. The shapes world (``sslcourse.data.shapes``) adds held-out compositions:
 colour-shape pairs that never occur in training, named correctly only if the embedding composes
-"purple" and "circle".
+"yellow" and "circle".
 """
 from __future__ import annotations
 
