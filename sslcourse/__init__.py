@@ -2,13 +2,16 @@
 
 One concept per module (see COURSE.md section 4):
 
-    data/        bundled, generated and real datasets as uint8 tensors
+    data/        bundled (digits, photos), generated (shapes + captions, toy English), real (CIFAR-10, text)
     views.py     batched per-sample augmentations: g: x -> (x1, x2)
-    pretext.py   pretext tasks: g: x -> (x_in, x_out)
-    nn.py        encoders f1 and MLP heads (projector f2, predictor q)
-    transformer.py, text.py   attention blocks, tokenizer, mini-BERT, mini-GPT
+    pretext/     pretext tasks, g: x -> (x_in, x_out): rotation, colorization, patches, jigsaw
+    nn.py        encoders f1 (SmallCNN, ResNet-18 with the CIFAR stem) and MLP heads
+    tokenizer.py, transformer.py, bert.py, gpt.py, finetune.py, text.py
+                 word tokenizer, hand-written attention, mini-BERT, mini-GPT, downstream heads, MLM inputs
     losses/      nt_xent, byol, vicreg, clip_loss, invariance
-    methods/     SimCLR, BYOL, SimSiam, VICReg, CLIP: forward(batch) -> loss
+    methods/     SimCLR, BYOL, SimSiam, VICReg, naive invariance, CLIP: forward(batch) -> loss
+    ema.py, lars.py, collapse.py   the EMA target update, the LARS optimizer, collapse monitoring
+    zeroshot.py  zero-shot classification from prompts, retrieval recall@k, few-shot probes
     train.py     the one training loop
     evaluate.py  kNN, linear probe, label efficiency, collapse diagnostics
     plot.py      figures
