@@ -113,10 +113,22 @@ def _write_jpeg_archives(root: Path, train_set, test_set) -> Path:
     return root
 
 
-@pytest.mark.parametrize("fmt", ["pickles", "jpeg-tar.gz"])
+def _write_png_folders(root: Path, train_set, test_set) -> Path:
+    """Image folders: <split>/<class>/NNNN.png."""
+    from PIL import Image
+
+    for split, (images, labels) in (("train", train_set), ("test", test_set)):
+        for i, (img, lab) in enumerate(zip(images, labels)):
+            path = root / split / CLASSES[lab] / f"{i:04d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img.transpose(1, 2, 0)).save(path)
+    return root
+
+
+@pytest.mark.parametrize("fmt", ["pickles", "jpeg-tar.gz", "png-folders"])
 def test_command_trains_on_cifar_fixture(tmp_path, monkeypatch, capsys, fmt):
     monkeypatch.setenv("SSLCOURSE_CACHE", str(tmp_path / "cache"))
-    write = _write_pickles if fmt == "pickles" else _write_jpeg_archives
+    write = {"pickles": _write_pickles, "jpeg-tar.gz": _write_jpeg_archives, "png-folders": _write_png_folders}[fmt]
     root = write(tmp_path / "data", _fake_cifar(64, 1), _fake_cifar(30, 2))
     out = tmp_path / "run"
     rc = train_cli("simclr", ["--dataset", "cifar10", "--data-root", str(root), "--epochs", "2",
