@@ -63,7 +63,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder with the CIFAR-10 archives (or pickles)")
     p.add_argument("--out", default="runs/simclr_gpu")
-    p.add_argument("--budget-min", type=float, default=8.0, help="training wall-clock of the timed run")
+    p.add_argument("--budget-min", type=float, default=7.5,
+                   help="training wall-clock of the timed run (7.5: inside the 8-minute target and a 10-minute call)")
     p.add_argument("--smoke-epochs", type=int, default=3, help="epochs of the throughput smoke (the first compiles)")
     p.add_argument("--smoke-s", type=float, default=60.0, help="cut the smoke after this many training seconds")
     p.add_argument("--batch-size", type=int, default=512)
