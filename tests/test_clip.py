@@ -192,9 +192,14 @@ def test_captioned_cifar10_or_skip():
 
 @pytest.fixture(scope="module")
 def trained():
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    run = train_clip(CLIPConfig(n_train=2048, steps=300, batch_size=64, progress=False, device="cpu", seed=0))
-    return run, zeroshot.evaluate(run.model, run.tokenizer, n_test=800, n_fewshot_pool=400, few_shot_ks=(4,), seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small convolutions: one thread is fastest on shared cores
+    try:
+        run = train_clip(CLIPConfig(n_train=2048, steps=300, batch_size=64, progress=False, device="cpu", seed=0))
+        metrics = zeroshot.evaluate(run.model, run.tokenizer, n_test=800, n_fewshot_pool=400, few_shot_ks=(4,), seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    return run, metrics
 
 
 def test_mini_clip_learns_zero_shot_shape_and_colour(trained):
