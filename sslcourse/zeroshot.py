@@ -159,8 +159,9 @@ def retrieval_recall(image_emb: torch.Tensor, text_emb: torch.Tensor, ks: Iterab
 
     image->text recall@k: the fraction of images whose caption is among the k captions most
     cosine-similar to the image; text->image likewise for captions. With ``groups`` (e.g. the
-    caption strings), any item of the true partner's group counts as a hit: identical captions
-    ("a photo of a circle") cannot tell their images apart.
+    caption strings), identical captions ("a photo of a circle") count as one: image->text ranks
+    the distinct groups (a group scores its best member), and text->image counts any image whose
+    caption is in the query's group as a hit (identical captions cannot tell their images apart).
 
     Args:
         image_emb, text_emb: ``(N, e)``.
@@ -182,13 +183,16 @@ def retrieval_recall(image_emb: torch.Tensor, text_emb: torch.Tensor, ks: Iterab
     else:
         index: dict = {}
         g = torch.tensor([index.setdefault(x, len(index)) for x in groups])
-    g = g.to(sim.device)
+    g = torch.unique(g.to(sim.device), return_inverse=True)[1]  # (N,) group ids 0..G-1
+    n_groups = int(g.max()) + 1
+    # image -> text ranks distinct captions: the best similarity within each group of captions
+    sim_groups = torch.full((n, n_groups), float("-inf"), device=sim.device, dtype=sim.dtype)
+    sim_groups = sim_groups.scatter_reduce(1, g.expand(n, n), sim, reduce="amax")  # (N, G)
     out = {}
     for k in ks:
-        k_ = min(int(k), n)
-        top_t = sim.topk(k_, dim=1).indices  # (N, k): captions nearest to each image
-        top_i = sim.T.topk(k_, dim=1).indices  # (N, k): images nearest to each caption
-        out[f"image_to_text@{k}"] = float((g[top_t] == g[:, None]).any(1).float().mean())
+        top_t = sim_groups.topk(min(int(k), n_groups), dim=1).indices  # (N, k): caption groups nearest to each image
+        top_i = sim.T.topk(min(int(k), n), dim=1).indices  # (N, k): images nearest to each caption
+        out[f"image_to_text@{k}"] = float((top_t == g[:, None]).any(1).float().mean())
         out[f"text_to_image@{k}"] = float((g[top_i] == g[:, None]).any(1).float().mean())
     return out
 

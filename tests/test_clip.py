@@ -236,3 +236,15 @@ def test_train_cli_writes_checkpoint_and_metrics(tmp_path, capsys):
     assert cfg.steps == 2 and cfg.image_width == 4 and tok.vocab_size == model.text_encoder.token_embedding.num_embeddings
     with pytest.raises(ValueError, match="clip"):
         train_cli("simclr", [])
+
+
+def test_retrieval_recall_ranks_distinct_captions_when_grouped():
+    # 3 images; captions 0 and 1 are the same text ("x"); image 2's nearest captions are 0 and 1 (the
+    # duplicate), its own caption 2 comes third among captions but second among distinct captions
+    img = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.6, 0.8]])
+    txt = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    txt[2] = torch.tensor([-0.3, 1.0])
+    strict = zeroshot.retrieval_recall(img, txt, ks=(2,))
+    grouped = zeroshot.retrieval_recall(img, txt, ks=(2,), groups=["x", "x", "y"])
+    assert grouped["image_to_text@2"] == 1.0
+    assert strict["image_to_text@2"] == pytest.approx(2 / 3)
