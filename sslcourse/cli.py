@@ -1,6 +1,7 @@
 """The `sslcourse` command.
 
-    sslcourse train NAME [options]     train a method (simclr, byol, vicreg, simsiam, bert, gpt, clip,
+    sslcourse train NAME [options]     train a method (simclr, byol, vicreg, simsiam, invariance,
+                                       bert, gpt, clip,
                                        rotation, colorization, patches, jigsaw); `--help` after NAME
     sslcourse release [ASSIGNMENT...]  regenerate exercises/ from solutions/ (nbgrader)
     sslcourse autograde [options]      grade submitted/<student>/<assignment>/ (or a folder of LMS zips)
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 # Each trainer lives beside its method and exposes `train_cli(method, argv) -> int`.
 TRAINERS = {
@@ -20,6 +22,7 @@ TRAINERS = {
     "byol": "sslcourse.methods.byol",
     "vicreg": "sslcourse.methods.vicreg",
     "simsiam": "sslcourse.methods.simsiam",
+    "invariance": "sslcourse.methods.invariance",
     "clip": "sslcourse.methods.clip",
     "bert": "sslcourse.text",
     "gpt": "sslcourse.text",
@@ -65,7 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--students", nargs="*", default=None, help="grade only these students (a shard)")
     p.add_argument("--assignments", nargs="*", default=None, help="grade only these assignments")
     p.add_argument("--jobs", type=int, default=1, help="students graded in parallel")
-    p.add_argument("--out", default=None, help="where grades.csv and feedback go (default ROOT)")
+    p.add_argument("--out", default=None, help="where grades.csv goes (default ROOT)")
+    p.add_argument("--timeout", type=int, default=None, help="seconds one cell may run (default: nbgrader_config.py)")
+    p.add_argument("--memory-gb", type=float, default=None, help="memory cap of each grading kernel (0: none)")
+    p.add_argument("--student-timeout", type=float, default=None,
+                   help="seconds one submission may take in all before it is stopped")
+
+    p = sub.add_parser("merge", help="merge the graded shards of a large class into one course folder")
+    p.add_argument("shards", nargs="+", help="course folders that each graded some students")
+    p.add_argument("--root", default=".", help="the course folder to merge into")
 
     p = sub.add_parser("render", help="execute lecture notebooks and render HTML + slides")
     p.add_argument("notebooks", nargs="*", help="notebooks (default: lectures/*.ipynb)")
@@ -83,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             course.release(args.root, args.assignments or None)
         elif args.command == "autograde":
             course.autograde_cli(args)
+        elif args.command == "merge":
+            for shard in args.shards:
+                course.merge_course(shard, args.root)
+            course.merge_grades_csv([Path(shard) / "grades.csv" for shard in args.shards],
+                                    Path(args.root) / "grades.csv")
         elif args.command == "render":
             course.render(args.notebooks or None, out=args.out, execute=not args.no_execute)
         elif args.command == "course":
