@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslcourse.tokenizer import Tokenizer
-from sslcourse.transformer import TransformerBlock, padding_mask
+from sslcourse.transformer import TransformerBlock, padding_mask, init_weights
 
 __all__ = ["BertConfig", "MiniBERT", "mlm_loss", "nsp_loss", "fill_mask"]
 
@@ -115,7 +115,7 @@ class MiniBERT(nn.Module):
         self.mlm_transform = nn.Sequential(nn.Linear(c.d_model, c.d_model), nn.GELU(), nn.LayerNorm(c.d_model))
         self.mlm_bias = nn.Parameter(torch.zeros(c.vocab_size))
         self.nsp_head = NSPHead(c.d_model)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def embed(self, input_ids: Tensor, segment_ids: Tensor | None = None) -> Tensor:
         """Token + position + segment embeddings: ``(B, T)`` ids -> ``(B, T, d)``."""
@@ -184,14 +184,6 @@ class MiniBERT(nn.Module):
         model = cls(BertConfig(**ckpt["config"]))
         model.load_state_dict(ckpt["state_dict"])
         return model.eval(), Tokenizer.from_dict(ckpt["tokenizer"])
-
-
-def _init_weights(m: nn.Module) -> None:
-    """BERT's initialisation: normal(0, 0.02) weights, zero biases."""
-    if isinstance(m, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(m.weight, std=0.02)
-    if isinstance(m, nn.Linear) and m.bias is not None:
-        nn.init.zeros_(m.bias)
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslcourse.tokenizer import Tokenizer
-from sslcourse.transformer import TransformerBlock, causal_mask
+from sslcourse.transformer import TransformerBlock, causal_mask, init_weights
 
 __all__ = ["GPTConfig", "MiniGPT", "next_token_loss", "perplexity", "sample_next", "generate"]
 
@@ -82,7 +82,7 @@ class MiniGPT(nn.Module):
         self.blocks = nn.ModuleList(TransformerBlock(c.d_model, c.n_heads, c.dropout, c.fast_attention)
                                     for _ in range(c.n_layers))
         self.norm = nn.LayerNorm(c.d_model)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def logits(self, input_ids: Tensor, keep_weights: bool = False) -> Tensor:
         """``(B, T)`` ids -> ``(B, T, V)`` next-token scores; position t sees tokens 0..t only."""
@@ -116,13 +116,6 @@ class MiniGPT(nn.Module):
         model = cls(GPTConfig(**ckpt["config"]), pad_id=tok.pad_id)
         model.load_state_dict(ckpt["state_dict"])
         return model.eval(), tok
-
-
-def _init_weights(m: nn.Module) -> None:
-    if isinstance(m, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(m.weight, std=0.02)
-    if isinstance(m, nn.Linear) and m.bias is not None:
-        nn.init.zeros_(m.bias)
 
 
 @torch.no_grad()

@@ -148,3 +148,11 @@ class TransformerBlock(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None, keep_weights: bool = False) -> Tensor:
         x = x + self.attn(self.ln1(x), mask, keep_weights)  # (B, T, d)
         return x + self.mlp(self.ln2(x))  # (B, T, d)
+
+
+def init_weights(m: nn.Module) -> None:
+    """BERT's / GPT-2's initialisation: normal(0, 0.02) weights, zero biases (use with model.apply)."""
+    if isinstance(m, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(m.weight, std=0.02)
+    if isinstance(m, nn.Linear) and m.bias is not None:
+        nn.init.zeros_(m.bias)
