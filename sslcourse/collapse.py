@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from sslcourse.evaluate import collapse_std, effective_rank, extract_features, knn_accuracy
+from sslcourse.utils import to_float_images
 
 __all__ = ["CollapseMonitor", "embeddings", "train_cli"]
 
@@ -58,7 +59,7 @@ def embeddings(model: nn.Module, images: torch.Tensor, batch_size: int = 512) ->
         out = []
         for i in range(0, len(images), batch_size):
             x = images[i:i + batch_size].to(device)
-            x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+            x = to_float_images(x).float()
             out.append(model.embed(x).float())  # (B, d)
     finally:
         for name, b in model.named_buffers():
@@ -141,7 +142,7 @@ def train_cli(method: str, argv: list[str]) -> int:
     """
     from sslcourse.data import load_dataset
     from sslcourse.evaluate import baselines, linear_probe
-    from sslcourse.nn import SmallCNN, resnet18_cifar
+    from sslcourse.nn import backbone
     from sslcourse.train import TensorBatches, fit
     from sslcourse.utils import get_device, seed_everything
     from sslcourse.views import Augment, TwoViews
@@ -183,7 +184,7 @@ def train_cli(method: str, argv: list[str]) -> int:
     views = TwoViews(Augment(size=size, scale=(0.2, 1.0), hue=0.5 if args.data == "shapes" else 0.1))
 
     def make_encoder() -> nn.Module:
-        return SmallCNN(in_ch, args.width) if args.encoder == "small" else resnet18_cifar(in_ch)
+        return backbone(args.encoder, in_channels=in_ch, width=args.width)
 
     base = baselines(train.images, train.labels, test.images, test.labels, make_encoder, device=device)
     model = _build(method, make_encoder(), views, args)

@@ -28,13 +28,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslcourse.utils import to_float_images
+
 __all__ = ["extract_features", "knn_accuracy", "linear_probe", "per_class_subset", "label_efficiency",
            "probe_encoder", "collapse_std", "effective_rank", "baselines", "KNNMonitor"]
 
 
 def _as_float_images(x: torch.Tensor) -> torch.Tensor:
     """uint8 in [0, 255] -> float in [0, 1]; float images pass through."""
-    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+    return to_float_images(x).float()
 
 
 def _module_device(module: nn.Module) -> torch.device:

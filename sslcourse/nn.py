@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SmallCNN", "resnet18_cifar", "MLP"]
+__all__ = ["SmallCNN", "resnet18_cifar", "MLP", "BACKBONES", "backbone"]
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -126,3 +126,21 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)  # (N, out_dim)
+
+
+# One name per network: every command, recipe and checkpoint config says "small" or "resnet18".
+BACKBONES = {"small": "SmallCNN(in_channels, width): four conv blocks, out_dim = 4 * width",
+             "resnet18": "resnet18_cifar(in_channels): ResNet-18 with the CIFAR stem, out_dim = 512"}
+
+
+def backbone(name: str, in_channels: int = 3, width: int = 32) -> nn.Module:
+    """The encoder network called ``name`` (see ``BACKBONES``); ``width`` sizes SmallCNN only.
+
+    Shape:
+        images ``(N, in_channels, H, W)`` -> features ``(N, out_dim)``.
+    """
+    if name == "small":
+        return SmallCNN(in_channels=in_channels, width=width)
+    if name == "resnet18":
+        return resnet18_cifar(in_channels=in_channels)
+    raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.")

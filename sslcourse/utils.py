@@ -45,6 +45,21 @@ def autocast(device: str | torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def to_float_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float32 in [0, 1]; float images pass through unchanged.
+
+    The one place the course turns stored pixels into network inputs.
+
+    Shape:
+        ``(N, C, H, W)`` (or any shape) -> the same shape.
+    """
+    if images.dtype == torch.uint8:
+        return images.float().div_(255.0)
+    if not images.is_floating_point():
+        raise TypeError(f"images must be uint8 in [0, 255] or float in [0, 1], got dtype {images.dtype}")
+    return images
+
+
 def to_device(batch: Any, device: str | torch.device, non_blocking: bool = True) -> Any:
     """Move tensors (also inside tuples, lists and dicts) to `device`; leave everything else alone."""
     if isinstance(batch, torch.Tensor):

@@ -57,3 +57,14 @@ def test_mlp_shapes_and_structure():
     assert _n_params(MLP(16, 32, 8, num_layers=1)) == 16 * 8 + 8
     with pytest.raises(ValueError):
         MLP(16, 32, 8, num_layers=0)
+
+
+def test_backbone_registry_builds_each_named_network_and_rejects_others():
+    from sslcourse.nn import BACKBONES, SmallCNN, backbone
+
+    small = backbone("small", in_channels=1, width=8)
+    assert isinstance(small, SmallCNN) and small.out_dim == 32
+    assert small(torch.zeros(2, 1, 8, 8)).shape == (2, 32)
+    assert set(BACKBONES) == {"small", "resnet18"}
+    with pytest.raises(ValueError, match="unknown backbone 'cnn'.*resnet18.*small"):
+        backbone("cnn")

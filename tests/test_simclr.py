@@ -247,3 +247,22 @@ def test_ddp_two_processes_equal_one_process_on_the_global_batch():
     for name, p in model.named_parameters():
         for r in range(2):  # DDP averaged the gradients: every process holds the global-batch gradient
             assert torch.allclose(res[r][1][name], p.grad, atol=1e-6), name
+
+
+def test_curves_png_leaves_the_matplotlib_backend_alone(tmp_path):
+    """Writing curves.png must not switch a notebook kernel's backend (it hid lecture 05's figures)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import matplotlib
+matplotlib.use("svg")  # stands in for a kernel's inline backend
+from sslcourse.methods.simclr import _plot
+m = {{"history": [{{"epoch": 1, "loss": 5.0}}, {{"epoch": 2, "loss": 4.0}}], "config": {{"knn_k": 200}},
+     "knn": [{{"train_time_s": 6.0, "knn": 0.4}}], "baselines": {{"raw_pixels": 0.3, "random_init": 0.2}}}}
+_plot(m, __import__("pathlib").Path({str(tmp_path / "curves.png")!r}))
+print(matplotlib.get_backend())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().lower() == "svg"
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -57,3 +57,17 @@ def test_forbid_calls_catches_any_alias_of_a_reference_function():
     with pytest.raises(ValueError, match="no module named"):
         with grading.forbid_calls("sslcourse.no_such_module"):
             pass
+
+
+def test_to_float_images_scales_uint8_and_keeps_floats():
+    from sslcourse.utils import to_float_images
+
+    x = torch.tensor([[[[0, 51, 255]]]], dtype=torch.uint8)
+    out = to_float_images(x)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out, torch.tensor([[[[0.0, 0.2, 1.0]]]]))
+    assert x.tolist() == [[[[0, 51, 255]]]]  # the stored pixels are not changed
+    f = torch.rand(2, 3, 4, 4)
+    assert to_float_images(f) is f
+    with pytest.raises(TypeError, match="uint8 .* or float"):
+        to_float_images(torch.zeros(1, 3, 2, 2, dtype=torch.int64))

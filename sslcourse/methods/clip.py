@@ -39,6 +39,7 @@ from torch import nn
 
 from ..losses.clip import clip_logits, clip_loss
 from ..nn import SmallCNN, resnet18_cifar
+from ..utils import to_float_images
 
 __all__ = ["CaptionTokenizer", "TextTransformer", "BagOfWords", "MiniCLIP", "CLIPObjective", "CLIPConfig",
            "CLIPRun", "ContrastChannels", "build_clip", "default_tokenizer", "load_clip", "caption_batches", "train_clip", "train_cli", "LOGIT_SCALE_INIT",
@@ -212,7 +213,7 @@ class MiniCLIP(nn.Module):
 
     def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """Images (uint8 in [0, 255] or float in [0, 1]) ``(B, 3, H, W)`` -> ``(B, embed_dim)``."""
-        x = images.float() / 255.0 if images.dtype == torch.uint8 else images
+        x = to_float_images(images)
         x = (x - self.mean) / self.std  # (B, 3, H, W)
         z = self.image_projection(self.image_encoder(x))  # (B, embed_dim)
         return F.normalize(z, dim=-1) if normalize else z

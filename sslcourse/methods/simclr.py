@@ -46,7 +46,8 @@ from torch import nn
 
 from sslcourse.lars import LARS, lars_param_groups
 from sslcourse.losses.contrastive import nt_xent
-from sslcourse.nn import MLP, SmallCNN, resnet18_cifar
+from sslcourse.nn import MLP, backbone
+from sslcourse.utils import to_float_images
 from sslcourse.views import Augment, TwoViews
 
 __all__ = ["SimCLR", "SimCLRConfig", "Normalize", "build_model", "load_model", "train", "train_cli", "lr_at"]
@@ -65,8 +66,7 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.uint8:
-            x = x.float() / 255.0
+        x = to_float_images(x)
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)  # (N, C, H, W)
 
 
@@ -198,13 +198,7 @@ class SimCLRConfig:
 def build_model(cfg: SimCLRConfig, in_channels: int, image_size: tuple[int, int],
                 mean: list[float], std: list[float]) -> SimCLR:
     """The SimCLR model of a (resolved) config for images of ``in_channels`` x ``image_size``."""
-    if cfg.encoder == "resnet18":
-        backbone = resnet18_cifar(in_channels=in_channels)
-    elif cfg.encoder == "small":
-        backbone = SmallCNN(in_channels=in_channels, width=cfg.width)
-    else:
-        raise ValueError(f"encoder must be 'small', 'resnet18' or 'auto', got {cfg.encoder!r}.")
-    encoder = Encoder(Normalize(mean, std), backbone)
+    encoder = Encoder(Normalize(mean, std), backbone(cfg.encoder, in_channels=in_channels, width=cfg.width))
     projector = MLP(encoder.out_dim, cfg.proj_hidden, cfg.proj_dim, num_layers=2, batch_norm=True)
     s = cfg.jitter_strength
     views = TwoViews(Augment(size=tuple(image_size), scale=(cfg.crop_scale_min, 1.0), brightness=0.8 * s,
@@ -261,7 +255,7 @@ def _features(encoder: nn.Module, images: torch.Tensor, device: torch.device, ba
     out = []
     try:
         for i in range(0, len(images), batch):
-            x = images[i:i + batch].to(device, non_blocking=True).float().div_(255)
+            x = to_float_images(images[i:i + batch].to(device, non_blocking=True))
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(device):
@@ -307,18 +301,18 @@ def _progress_bar(**kwargs: Any):
 
 
 def _plot(metrics: dict, path: Path) -> None:
-    try:
-        import matplotlib
+    try:  # matplotlib is optional on a bare GPU image
+        from matplotlib.figure import Figure
     except ImportError:
         print("matplotlib is not installed: no curves.png (metrics.json has the numbers)", file=sys.stderr)
         return
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from sslcourse.utils import atomic_write
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    # A bare Figure draws to PNG without pyplot, so the backend of a notebook kernel is never touched
+    # (matplotlib.use("Agg") here switched lecture 05 off the inline backend: later figures vanished).
+    fig = Figure(figsize=(10, 3.5))
+    a, b = fig.subplots(1, 2)
     rows = metrics["history"]
     if rows:
         a.plot([r["epoch"] for r in rows], [r["loss"] for r in rows], marker=".")
@@ -333,7 +327,6 @@ def _plot(metrics: dict, path: Path) -> None:
     fig.tight_layout()
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
 
 
 # ============================================================================ training
@@ -369,7 +362,7 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
     train_x = train_set.images.to(device)  # (N, C, H, W) uint8
     data = {"train_x": train_x, "train_y": train_set.labels.to(device),
             "test_x": test_set.images.to(device), "test_y": test_set.labels.to(device)}
-    xf = train_set.images[:4096].float() / 255
+    xf = to_float_images(train_set.images[:4096])
     mean, std = xf.mean(dim=(0, 2, 3)).tolist(), xf.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
     _, c, h, w = train_x.shape
 

@@ -16,6 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from sslcourse.nn import backbone
+from sslcourse.utils import to_float_images as _to_float
+
 __all__ = ["to_float_images", "images_from_batch", "PixelEncoder", "feature_map", "build_backbone"]
 
 # ITU-R BT.601 luma weights: Y = 0.299 R + 0.587 G + 0.114 B (the classic "convert to grayscale").
@@ -30,11 +33,7 @@ def to_float_images(images: torch.Tensor) -> torch.Tensor:
     """
     if images.ndim != 4:
         raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(images.shape)}")
-    if images.dtype == torch.uint8:
-        return images.float() / 255.0
-    if not images.is_floating_point():
-        raise TypeError(f"images must be uint8 in [0, 255] or float in [0, 1], got dtype {images.dtype}")
-    return images
+    return _to_float(images)
 
 
 def images_from_batch(batch: Any) -> torch.Tensor:
@@ -55,14 +54,11 @@ def images_from_batch(batch: Any) -> torch.Tensor:
 
 
 def build_backbone(name: str = "small", width: int = 32, in_channels: int = 3) -> nn.Module:
-    """The encoder architecture: ``"small"`` -> ``SmallCNN(width)``, ``"resnet18"`` -> ``resnet18_cifar()``."""
-    from sslcourse.nn import SmallCNN, resnet18_cifar
+    """The encoder architecture: ``"small"`` -> ``SmallCNN(width)``, ``"resnet18"`` -> ``resnet18_cifar()``.
 
-    if name == "small":
-        return SmallCNN(in_channels=in_channels, width=width)
-    if name == "resnet18":
-        return resnet18_cifar(in_channels=in_channels)
-    raise ValueError(f"unknown encoder {name!r}; use 'small' (SmallCNN) or 'resnet18' (ResNet-18, CIFAR stem)")
+    The names are those of the one registry, ``sslcourse.nn.BACKBONES``.
+    """
+    return backbone(name, in_channels=in_channels, width=width)
 
 
 class PixelEncoder(nn.Module):
