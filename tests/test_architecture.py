@@ -8,6 +8,7 @@ heavy optional dependencies named in LAZY_OK, never for the package's own module
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -231,17 +232,11 @@ def test_own_modules_are_imported_at_module_top():
 
 
 def test_lazy_imports_are_heavy_optional_dependencies():
-    stdlib_ok = {"__future__"}
     lazy = [(mod, target, line, top) for mod, edges in graph().items() for target, line, inside, top in edges
             if inside and not own(target)]
     bad = [f"sslcourse.{mod} line {line}: {target}" for mod, target, line, top in lazy
-           if top not in LAZY_OK and top not in stdlib_ok and not _is_stdlib(top)]
+           if top not in LAZY_OK and top not in sys.stdlib_module_names]
     assert not bad, "imports inside functions must be heavy optional dependencies (LAZY_OK):\n" + "\n".join(bad)
-
-
-def _is_stdlib(name: str) -> bool:
-    import sys
-    return name in sys.stdlib_module_names
 
 
 def test_the_checker_sees_a_planted_violation(tmp_path, monkeypatch):
