@@ -15,7 +15,8 @@ import time
 import torch
 
 from sslcourse import zeroshot
-from sslcourse.methods.clip import CLIPConfig, train_clip
+from sslcourse.methods.clip import CLIPConfig
+from sslcourse.recipes.clip import train_clip
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ def load(name: str, split: str, n: int, size: int):
                                            max_degrees=MAX_DEGREES)
     if name == "upright":
         return pretext.load_upright_shapes(split, n=n, image_size=size, max_degrees=MAX_DEGREES)
-    return pretext.cli.load_images(name, split, n, size)
+    return pretext.load_images(name, split, n, size)
 
 
 def main(argv: list[str] | None = None) -> int:

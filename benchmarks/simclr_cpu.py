@@ -173,7 +173,7 @@ def bench_step(steps: int) -> None:
 
 
 def bench_knn(budget_min: float, subset: int) -> None:
-    from sslcourse.methods.simclr import train
+    from sslcourse.recipes.simclr import train
 
     try:
         m = train(dataset="cifar10", train_subset=subset, test_subset=2000, encoder="small", width=16, epochs=1000,

@@ -80,7 +80,7 @@ def main() -> int:
     import torch
 
     from sslcourse.data import load_dataset
-    from sslcourse.methods.simclr import SimCLRConfig, train
+    from sslcourse.recipes.simclr import SimCLRConfig, train
 
     dry = args.cpu_dry_run
     if not torch.cuda.is_available() and not dry:

@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from sslcourse.text import BertConfig, MiniBERT, mask_tokens, toy_tokenizer
+from sslcourse.bert import BertConfig, MiniBERT
+from sslcourse.text import mask_tokens, toy_tokenizer
 
 
 def main() -> None:

@@ -14,8 +14,10 @@ import time
 import torch
 
 from sslcourse.data.english import toy_corpus
-from sslcourse.text import (BertBatches, LMBatches, MiniBERT, MiniGPT, evaluate_bert, fill_mask, load_pretrained,
-                            perplexity, toy_documents)
+from sslcourse.bert import MiniBERT, evaluate_bert, fill_mask
+from sslcourse.gpt import MiniGPT, perplexity
+from sslcourse.recipes.text import load_pretrained
+from sslcourse.text import BertBatches, LMBatches, toy_documents
 
 # fixed probe set: sentence with one [MASK] -> the answer the grammar determines
 PROBES = {

@@ -17,8 +17,10 @@ import time
 import torch
 
 from sslcourse.data.english import find_wikitext, load_text_file
-from sslcourse.text import (BertBatches, BertConfig, GPTConfig, LMBatches, MiniBERT, MiniGPT, Tokenizer, evaluate_bert,
-                            perplexity)
+from sslcourse.bert import BertConfig, MiniBERT, evaluate_bert
+from sslcourse.gpt import GPTConfig, MiniGPT, perplexity
+from sslcourse.text import BertBatches, LMBatches
+from sslcourse.tokenizer import Tokenizer
 from sslcourse.train import fit
 
 

@@ -20,16 +20,19 @@ Sizes (`BertConfig`): small CPU defaults; BERT-base's values in comments.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslcourse.data.english import split_sentences
+from sslcourse.text import bert_inputs
 from sslcourse.tokenizer import Tokenizer
 from sslcourse.transformer import TransformerBlock, padding_mask, init_weights
 
-__all__ = ["BertConfig", "MiniBERT", "mlm_loss", "nsp_loss", "fill_mask"]
+__all__ = ["BertConfig", "MiniBERT", "mlm_loss", "nsp_loss", "fill_mask", "evaluate_bert"]
 
 
 @dataclass
@@ -173,17 +176,6 @@ class MiniBERT(nn.Module):
         return out
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint(self, tokenizer: Tokenizer, **extra) -> dict:
-        return {"kind": "mini_bert", "config": asdict(self.config), "state_dict": self.state_dict(),
-                "tokenizer": tokenizer.to_dict(), **extra}
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict) -> tuple["MiniBERT", Tokenizer]:
-        if ckpt.get("kind") != "mini_bert":
-            raise ValueError(f"MiniBERT.from_checkpoint: this checkpoint holds a {ckpt.get('kind')!r}, not a mini_bert")
-        model = cls(BertConfig(**ckpt["config"]))
-        model.load_state_dict(ckpt["state_dict"])
-        return model.eval(), Tokenizer.from_dict(ckpt["tokenizer"])
 
 
 @torch.no_grad()
@@ -205,9 +197,6 @@ def fill_mask(model: MiniBERT, tokenizer: Tokenizer, text: str, top_k: int = 5) 
         >>> fill_mask(bert, tok, "She [MASK] her coffee.")  # doctest: +SKIP
         [('drank', 0.98), ...]
     """
-    from sslcourse.data.english import split_sentences
-    from sslcourse.text import bert_inputs
-
     sentences = split_sentences(text)
     if text.count("[MASK]") != 1 or len(sentences) > 2:
         raise ValueError(f"fill_mask: the text needs exactly one [MASK] and at most two sentences, got {text!r}")
@@ -225,3 +214,26 @@ def fill_mask(model: MiniBERT, tokenizer: Tokenizer, text: str, top_k: int = 5) 
     top = probs.topk(min(top_k, len(tokenizer) - len(tokenizer.special_ids)))
     model.train(was_training)
     return [(tokenizer.itos[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+@torch.no_grad()
+def evaluate_bert(model: MiniBERT, batches: Iterable[dict[str, Tensor]]) -> dict[str, float]:
+    """Masked-token accuracy (top-1 at selected positions) and NSP accuracy, pooled over `batches`
+    (e.g. ``sslcourse.text.BertBatches``)."""
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    mlm_hit = mlm_n = nsp_hit = nsp_n = 0
+    for batch in batches:
+        batch = {k: v.to(dev) for k, v in batch.items()}
+        h = model.encode(batch["input_ids"], batch["segment_ids"], batch["attention_mask"])  # (B, T, d)
+        sel = batch["mlm_labels"] != -100
+        if sel.any():
+            mlm_hit += int((model.mlm_logits(h[sel]).argmax(-1) == batch["mlm_labels"][sel]).sum())
+            mlm_n += int(sel.sum())
+        if "nsp_labels" in batch:
+            nsp_hit += int((model.nsp_logits(h).argmax(-1) == batch["nsp_labels"]).sum())
+            nsp_n += len(batch["nsp_labels"])
+    model.train(was_training)
+    return {"mlm_acc": mlm_hit / max(mlm_n, 1), "nsp_acc": nsp_hit / max(nsp_n, 1),
+            "mlm_tokens": mlm_n, "nsp_pairs": nsp_n}

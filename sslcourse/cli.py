@@ -12,37 +12,22 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
-# Each trainer lives beside its method and exposes `train_cli(method, argv) -> int`.
-TRAINERS = {
-    "simclr": "sslcourse.methods.simclr",
-    "byol": "sslcourse.methods.byol",
-    "vicreg": "sslcourse.methods.vicreg",
-    "simsiam": "sslcourse.methods.simsiam",
-    "invariance": "sslcourse.methods.invariance",
-    "clip": "sslcourse.methods.clip",
-    "bert": "sslcourse.text",
-    "gpt": "sslcourse.text",
-    "rotation": "sslcourse.pretext",
-    "colorization": "sslcourse.pretext",
-    "patches": "sslcourse.pretext",
-    "jigsaw": "sslcourse.pretext",
-}
+from sslcourse.recipes import RECIPES, recipe
 
 
 def _train(argv: list[str]) -> int:
+    """``sslcourse train NAME ARGS``: hand ARGS to the recipe of NAME (``sslcourse.recipes.RECIPES``)."""
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: sslcourse train NAME [options]\n\nNAME is one of: " + ", ".join(TRAINERS))
+        print("usage: sslcourse train NAME [options]\n\nNAME is one of: " + ", ".join(RECIPES))
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
-    if name not in TRAINERS:
-        print(f"sslcourse train: unknown method {name!r}; choose one of: {', '.join(TRAINERS)}", file=sys.stderr)
+    if name not in RECIPES:
+        print(f"sslcourse train: unknown method {name!r}; choose one of: {', '.join(RECIPES)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(TRAINERS[name])
-    return int(module.train_cli(name, rest) or 0)
+    return int(recipe(name).main(name, rest) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:

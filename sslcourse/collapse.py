@@ -18,15 +18,11 @@ has the *lowest* loss. Three numbers can:
 images every ``every`` steps and adds them to the training history. The formulas live in
 ``sslcourse.evaluate``; the spectrum figure is ``sslcourse.plot.spectrum``.
 
-This module also holds ``train_cli``, the ``sslcourse train byol|simsiam|vicreg ...`` command.
+The training command that uses it is ``sslcourse.recipes.joint`` (``sslcourse train byol ...``).
 """
 from __future__ import annotations
 
-import argparse
-import json
-import math
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,7 +30,7 @@ from torch import nn
 from sslcourse.evaluate import collapse_std, effective_rank, extract_features, knn_accuracy
 from sslcourse.utils import to_float_images
 
-__all__ = ["CollapseMonitor", "embeddings", "train_cli"]
+__all__ = ["CollapseMonitor", "embeddings"]
 
 
 @torch.no_grad()
@@ -113,95 +109,3 @@ class CollapseMonitor:
 
     def __call__(self, step: int, model: nn.Module, history: Any = None) -> dict[str, float]:
         return self.measure(model)
-
-
-# --------------------------------------------------------------------------- command line
-def _build(method: str, encoder: nn.Module, views: Callable, args: argparse.Namespace) -> nn.Module:
-    if method == "byol":
-        from sslcourse.methods.byol import BYOL, BYOLConfig
-        return BYOL(encoder, views, BYOLConfig(base_momentum=args.momentum, use_predictor=not args.no_predictor,
-                                               target=args.target))
-    if method == "simsiam":
-        from sslcourse.methods.simsiam import SimSiam, SimSiamConfig
-        return SimSiam(encoder, views, SimSiamConfig(stop_gradient=not args.no_stop_gradient))
-    if method == "vicreg":
-        from sslcourse.methods.vicreg import VICReg, VICRegConfig
-        return VICReg(encoder, views, VICRegConfig(var=args.var_weight))
-    if method == "invariance":
-        from sslcourse.methods.invariance import Invariance
-        return Invariance(encoder, views)
-    raise ValueError(f"unknown joint-embedding method {method!r}; use byol, simsiam, vicreg or invariance.")
-
-
-def train_cli(method: str, argv: list[str]) -> int:
-    """``sslcourse train byol|simsiam|vicreg|invariance [options]``: train, monitor collapse, probe.
-
-    Trains on the shapes world (default) or a CIFAR-10 subset with ``sslcourse.train.fit``, logs
-    collapse_std / effective_rank / kNN every ``--eval-every`` steps, and reports the final kNN
-    and linear-probe accuracy beside the raw-pixel and random-init baselines (JSON with --out).
-    """
-    from sslcourse.data import load_dataset
-    from sslcourse.evaluate import baselines, linear_probe
-    from sslcourse.nn import backbone
-    from sslcourse.train import TensorBatches, fit
-    from sslcourse.utils import get_device, seed_everything
-    from sslcourse.views import Augment, TwoViews
-
-    p = argparse.ArgumentParser(prog=f"sslcourse train {method}", description=train_cli.__doc__)
-    p.add_argument("--data", default="shapes", choices=["shapes", "cifar10", "digits"], help="dataset")
-    p.add_argument("--train-size", type=int, default=4000, help="training images (0 = all)")
-    p.add_argument("--test-size", type=int, default=1000, help="test images for kNN / linear probe (0 = all)")
-    p.add_argument("--encoder", default="small", choices=["small", "resnet18"], help="SmallCNN or ResNet-18")
-    p.add_argument("--width", type=int, default=32, help="SmallCNN width")
-    p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-5)
-    p.add_argument("--warmup-steps", type=int, default=0)
-    p.add_argument("--eval-every", type=int, default=100)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint", default=None, help="checkpoint file (resumed if it exists)")
-    p.add_argument("--out", default=None, help="write the final metrics as JSON here")
-    p.add_argument("--momentum", type=float, default=0.99, help="BYOL: base EMA rate tau_base")
-    p.add_argument("--target", default="ema", choices=["ema", "stop_gradient", "online"], help="BYOL target ablation")
-    p.add_argument("--no-predictor", action="store_true", help="BYOL ablation without the predictor")
-    p.add_argument("--no-stop-gradient", action="store_true", help="SimSiam ablation")
-    p.add_argument("--var-weight", type=float, default=25.0, help="VICReg mu (0: ablation)")
-    args = p.parse_args(argv)
-
-    seed_everything(args.seed)
-    device = get_device(args.device)
-    subset = args.train_size or None
-    try:
-        train = load_dataset(args.data, "train", subset=subset, seed=args.seed)
-    except FileNotFoundError as err:
-        print(f"sslcourse train {method}: {err}")
-        return 1
-    test = load_dataset(args.data, "test", subset=args.test_size or None, seed=args.seed)
-    size = train.images.shape[-1]
-    in_ch = train.images.shape[1]
-    views = TwoViews(Augment(size=size, scale=(0.2, 1.0), hue=0.5 if args.data == "shapes" else 0.1))
-
-    def make_encoder() -> nn.Module:
-        return backbone(args.encoder, in_channels=in_ch, width=args.width)
-
-    base = baselines(train.images, train.labels, test.images, test.labels, make_encoder, device=device)
-    model = _build(method, make_encoder(), views, args)
-    monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels,
-                              every=args.eval_every)
-    history = fit(model, TensorBatches(train.images, train.labels, batch_size=args.batch_size, seed=args.seed,
-                                       device=device),
-                  steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
-                  device=device, callbacks=[monitor], checkpoint=args.checkpoint,
-                  checkpoint_every=args.eval_every if args.checkpoint else 0, seed=args.seed, desc=method)
-    final = monitor.measure(model)
-    ftr, fte = extract_features(model.encoder, train.images), extract_features(model.encoder, test.images)
-    result = {"method": method, "data": args.data, "steps": args.steps, **base, **final,
-              "linear": linear_probe(ftr, train.labels, fte, test.labels),
-              "healthy_std": 1 / math.sqrt(final["dim"])}
-    print(json.dumps(result, indent=1))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({**result, "history": history.rows}, indent=1))
-    return 0

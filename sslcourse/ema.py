@@ -1,10 +1,11 @@
 """The exponential moving average (EMA) target network of BYOL.
 
 BYOL's lecture statement: "use two encoders f1, f2 where f2 is the exponential moving average of
-f1". In code f1 is the ``online`` network (trained by gradient descent) and f2 is the ``target``
-network, never trained by gradients, only updated after every optimizer step by
+f1". The rest of the course keeps f1 for the encoder and f2 for the projector (f = f2 o f1), so
+the two networks are called ``online`` (trained by gradient descent) and ``target`` (never
+trained by gradients, only updated after every optimizer step by
 
-    target <- tau * target + (1 - tau) * online           (``ema_update``)
+    target <- tau * target + (1 - tau) * online           (``ema_update``))
 
 with the momentum tau rising from ``base`` to 1 along a cosine schedule over training
 (``cosine_momentum``; BYOL paper section 3.2: tau = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2).

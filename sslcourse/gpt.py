@@ -19,7 +19,7 @@ Sequences on the toy corpus are ``[CLS] story [SEP]``: [CLS] plays the begin-of-
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable
 
 import torch
@@ -103,19 +103,6 @@ class MiniGPT(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor | float]:
         loss = next_token_loss(self.logits(batch["input_ids"]), batch["input_ids"], self.pad_id)
         return {"loss": loss, "ppl": math.exp(min(loss.item(), 50.0))}
-
-    def checkpoint(self, tokenizer: Tokenizer, **extra) -> dict:
-        return {"kind": "mini_gpt", "config": asdict(self.config), "state_dict": self.state_dict(),
-                "tokenizer": tokenizer.to_dict(), **extra}
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict) -> tuple["MiniGPT", Tokenizer]:
-        if ckpt.get("kind") != "mini_gpt":
-            raise ValueError(f"MiniGPT.from_checkpoint: this checkpoint holds a {ckpt.get('kind')!r}, not a mini_gpt")
-        tok = Tokenizer.from_dict(ckpt["tokenizer"])
-        model = cls(GPTConfig(**ckpt["config"]), pad_id=tok.pad_id)
-        model.load_state_dict(ckpt["state_dict"])
-        return model.eval(), tok
 
 
 @torch.no_grad()

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from .utils import atomic_write  # noqa: E402
 
-__all__ = ["image_grid", "view_pairs", "similarity_matrix", "curves", "embedding_scatter", "spectrum",
+__all__ = ["image_grid", "view_pairs", "similarity_matrix", "curves", "save_curves", "embedding_scatter", "spectrum",
            "bar_chart", "label_efficiency_curve", "save_figure"]
 
 
@@ -281,3 +281,18 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
     return path
+
+
+def save_curves(history_or_dict, keys: Sequence[str], path: str | os.PathLike, title: str | None = None,
+                dpi: int = 100) -> Path:
+    """One panel per key (see ``curves``) written to a PNG, for training commands.
+
+    Drawn on a bare ``Figure``, not through pyplot, so a notebook kernel that runs a recipe keeps
+    its inline backend and no figure is left open.
+    """
+    fig = Figure(figsize=(3.6 * len(keys), 3.0))
+    for ax, key in zip(fig.subplots(1, len(keys), squeeze=False)[0], keys):
+        curves(history_or_dict, key, ax=ax)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path, dpi=dpi)

@@ -1,4 +1,4 @@
-"""Self-supervised learning on text: the inputs of BERT's two pretext tasks, and the training command.
+"""Self-supervised learning on text: the inputs of BERT's two pretext tasks and of GPT's one.
 
 The transformation g of the lecture, for text:
 
@@ -10,38 +10,24 @@ The transformation g of the lecture, for text:
 * next-token prediction (GPT): g(x) = (x_1..x_{t}, x_{t+1}) at every t at once -> `LMBatches`
   with the shift inside `sslcourse.gpt.next_token_loss`.
 
-The models live in `sslcourse.bert` (MiniBERT, fill_mask) and `sslcourse.gpt` (MiniGPT,
-perplexity, generate), the attention in `sslcourse.transformer`, the tokenizer in
-`sslcourse.tokenizer`, the corpora in `sslcourse.data.english`; this module re-exports them.
-
-Shipped checkpoints (``sslcourse/checkpoints/``, made by ``sslcourse train bert`` / ``gpt``) load
-with `load_pretrained("bert")` / `load_pretrained("gpt")`.
+The models live in `sslcourse.bert` (MiniBERT, fill_mask, evaluate_bert) and `sslcourse.gpt`
+(MiniGPT, perplexity, generate), the attention in `sslcourse.transformer`, the tokenizer in
+`sslcourse.tokenizer`, the corpora in `sslcourse.data.english`. The training command and the
+shipped checkpoints (``load_pretrained("bert")`` / ``"gpt"``) are ``sslcourse.recipes.text``.
 """
 from __future__ import annotations
 
-import argparse
 import random
-import sys
-from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
 import torch
 from torch import Tensor
 
-from sslcourse.bert import BertConfig, MiniBERT, fill_mask, mlm_loss, nsp_loss
-from sslcourse.data.english import Story, find_wikitext, load_text_file, toy_corpus, toy_vocabulary
-from sslcourse.gpt import GPTConfig, MiniGPT, generate, next_token_loss, perplexity, sample_next
+from sslcourse.data.english import Story, toy_vocabulary
 from sslcourse.tokenizer import SPECIAL_TOKENS, Tokenizer
 
-__all__ = [
-    "mask_tokens", "nsp_pairs", "bert_inputs", "BertBatches", "LMBatches", "toy_tokenizer", "toy_documents",
-    "evaluate_bert", "load_pretrained", "save_checkpoint", "load_checkpoint", "train_cli", "CHECKPOINT_DIR",
-    # re-exported
-    "Tokenizer", "SPECIAL_TOKENS", "MiniBERT", "BertConfig", "fill_mask", "mlm_loss", "nsp_loss",
-    "MiniGPT", "GPTConfig", "generate", "next_token_loss", "perplexity", "sample_next",
-]
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+__all__ = ["Vocab", "mask_tokens", "nsp_pairs", "bert_inputs", "BertBatches", "LMBatches", "toy_tokenizer",
+           "toy_documents"]
 
 
 class Vocab(Protocol):
@@ -271,7 +257,7 @@ class LMBatches:
             yield {"input_ids": ids}
 
 
-# --------------------------------------------------------------------------- corpora and evaluation
+# --------------------------------------------------------------------------- the toy corpus
 
 
 def toy_tokenizer() -> Tokenizer:
@@ -282,142 +268,3 @@ def toy_tokenizer() -> Tokenizer:
 def toy_documents(stories: Sequence[Story]) -> list[list[str]]:
     """Stories -> documents of two sentences (the input of `BertBatches`)."""
     return [[s.first, s.second] for s in stories]
-
-
-@torch.no_grad()
-def evaluate_bert(model: MiniBERT, batches: BertBatches | Sequence[dict[str, Tensor]]) -> dict[str, float]:
-    """Masked-token accuracy (top-1 at selected positions) and NSP accuracy, pooled over `batches`."""
-    was_training = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    mlm_hit = mlm_n = nsp_hit = nsp_n = 0
-    for batch in batches:
-        batch = {k: v.to(dev) for k, v in batch.items()}
-        h = model.encode(batch["input_ids"], batch["segment_ids"], batch["attention_mask"])  # (B, T, d)
-        sel = batch["mlm_labels"] != -100
-        if sel.any():
-            mlm_hit += int((model.mlm_logits(h[sel]).argmax(-1) == batch["mlm_labels"][sel]).sum())
-            mlm_n += int(sel.sum())
-        if "nsp_labels" in batch:
-            nsp_hit += int((model.nsp_logits(h).argmax(-1) == batch["nsp_labels"]).sum())
-            nsp_n += len(batch["nsp_labels"])
-    model.train(was_training)
-    return {"mlm_acc": mlm_hit / max(mlm_n, 1), "nsp_acc": nsp_hit / max(nsp_n, 1),
-            "mlm_tokens": mlm_n, "nsp_pairs": nsp_n}
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(model: MiniBERT | MiniGPT, tokenizer: Tokenizer, path: str | Path, **extra) -> Path:
-    """Save model config, weights and tokenizer in one file (atomically)."""
-    from sslcourse.utils import atomic_torch_save
-
-    atomic_torch_save(model.checkpoint(tokenizer, **extra), path)
-    return Path(path)
-
-
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[MiniBERT | MiniGPT, Tokenizer]:
-    """Load a checkpoint written by `save_checkpoint` (a mini-BERT or a mini-GPT) in eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path}; make one with "
-                                "`sslcourse train bert|gpt --out PATH`")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    cls = {"mini_bert": MiniBERT, "mini_gpt": MiniGPT}.get(ckpt.get("kind"))
-    if cls is None:
-        raise ValueError(f"load_checkpoint: {path} is not a mini_bert / mini_gpt checkpoint")
-    model, tok = cls.from_checkpoint(ckpt)
-    return model.to(device), tok
-
-
-def load_pretrained(name: str = "bert", device: str | torch.device = "cpu") -> tuple[MiniBERT | MiniGPT, Tokenizer]:
-    """The shipped mini-BERT (``"bert"``) or mini-GPT (``"gpt"``) pretrained on the toy corpus."""
-    files = {"bert": "mini_bert.pt", "gpt": "mini_gpt.pt"}
-    if name not in files:
-        raise ValueError(f"load_pretrained: name must be 'bert' or 'gpt', got {name!r}")
-    return load_checkpoint(CHECKPOINT_DIR / files[name], device)
-
-
-# --------------------------------------------------------------------------- training command
-
-
-def _parser(method: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"sslcourse train {method}",
-                                description=f"Pretrain a mini-{method.upper()} on the toy English corpus or a text file.")
-    p.add_argument("--corpus", choices=["toy", "wikitext"], default="toy", help="training text (default toy)")
-    p.add_argument("--data", default=None, help="WikiText-2 folder (valid.txt = train, test.txt = eval); default: found")
-    p.add_argument("--stories", type=int, default=20000, help="toy stories to train on")
-    p.add_argument("--vocab-size", type=int, default=8000, help="WikiText: most frequent words kept")
-    p.add_argument("--steps", type=int, default=2000, help="optimizer steps")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-len", type=int, default=None, help="sequence length (toy 32, wikitext 64)")
-    p.add_argument("--d-model", type=int, default=96)
-    p.add_argument("--layers", type=int, default=3)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out", required=True, help="checkpoint path, e.g. sslcourse/checkpoints/mini_bert.pt")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
-
-
-def train_cli(method: str, argv: list[str]) -> int:
-    """``sslcourse train bert|gpt [options] --out PATH``: pretrain and save a checkpoint (+ tokenizer JSON).
-
-    The shipped checkpoints are made by (defaults: d=96, 3 layers, 4 heads, 32 positions, batch 64,
-    AdamW lr 2e-3 with warm-up and cosine decay; about 8 and 5 CPU-minutes, 20 and 13 minutes
-    on a busy shared 2-core machine, about a minute on a GPU)::
-
-        sslcourse train bert --steps 2500 --out sslcourse/checkpoints/mini_bert.pt
-        sslcourse train gpt  --steps 1500 --out sslcourse/checkpoints/mini_gpt.pt
-
-    The tokenizer is stored inside the checkpoint and also written beside it as
-    ``<corpus>_tokenizer.json``. Returns the exit status (0 on success).
-    """
-    from sslcourse.train import fit
-    from sslcourse.utils import seed_everything
-
-    if method not in ("bert", "gpt"):
-        print(f"sslcourse train: sslcourse.text trains 'bert' or 'gpt', not {method!r}", file=sys.stderr)
-        return 2
-    args = _parser(method).parse_args(argv)
-    seed_everything(args.seed)
-    if args.corpus == "toy":
-        train_stories, _ = toy_corpus(n_train=args.stories, n_test=10, seed=args.seed)
-        tok = toy_tokenizer()
-        docs = toy_documents(train_stories)
-        max_len = args.max_len or 32
-    else:
-        root = Path(args.data) if args.data else find_wikitext()
-        if root is None or not (root / "valid.txt").is_file():
-            print("sslcourse train: WikiText-2 not found; pass --data DIR (holding valid.txt) or use --corpus toy",
-                  file=sys.stderr)
-            return 1
-        docs = load_text_file(root / "valid.txt")
-        tok = Tokenizer.from_texts((s for d in docs for s in d), max_size=args.vocab_size)
-        max_len = args.max_len or 64
-    if method == "bert":
-        data = BertBatches(docs, tok, args.batch_size, max_len, seed=args.seed)
-        model = MiniBERT(BertConfig(len(tok), max_len, args.d_model, args.layers, args.heads, args.dropout))
-    else:
-        mode = "documents" if args.corpus == "toy" else "stream"
-        texts = [" ".join(d) for d in docs]
-        data = LMBatches(texts, tok, args.batch_size, max_len, mode=mode, seed=args.seed)
-        model = MiniGPT(GPTConfig(len(tok), max_len, args.d_model, args.layers, args.heads, args.dropout),
-                        pad_id=tok.pad_id)
-    history = fit(model, data, steps=args.steps, lr=args.lr, weight_decay=args.weight_decay,
-                  warmup_steps=min(args.warmup, args.steps // 10), device=args.device, grad_clip=1.0,
-                  progress=not args.no_progress, desc=f"mini-{method}", seed=args.seed)
-    model = model.cpu().eval()
-    out = Path(args.out)
-    last = history.rows[-1] if history.rows else {}
-    save_checkpoint(model, tok, out, train_args=vars(args), final={k: float(v) for k, v in last.items()
-                                                                    if isinstance(v, (int, float))})
-    tok.save(out.parent / f"{'toy_english' if args.corpus == 'toy' else 'wikitext'}_tokenizer.json")
-    print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB); final loss {last.get('loss', float('nan')):.3f}")
-    return 0

@@ -8,6 +8,12 @@ monitoring), a NaN/inf guard, and atomic checkpoints from which a run resumes *e
 (same parameters as an uninterrupted run). Exact resume needs a reproducible data order:
 use ``TensorBatches``, or any iterable with ``state_dict()/load_state_dict()``; a plain
 re-iterable (a list of batches, an unshuffled DataLoader) is fast-forwarded batch by batch.
+
+Launched under ``torchrun`` (``torch.distributed`` initialised), the same loop trains data-
+parallel: the model is wrapped in DistributedDataParallel, ``TensorBatches(rank=, world=)``
+hands each process its slice of the global batch, the logged loss is averaged over processes,
+callbacks, the progress bar and checkpoints run on rank 0, and rank 0 decides when a time
+limit is reached so that every process stops at the same step.
 """
 from __future__ import annotations
 
@@ -22,13 +28,15 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .utils import atomic_torch_save, autocast, get_device, seed_everything, to_device
+from sslcourse import checkpoint as ckpt_format
+from sslcourse.checkpoint import CheckpointError
+from sslcourse.utils import autocast, get_device, seed_everything, to_device
 
-__all__ = ["fit", "History", "TensorBatches", "CheckpointError", "load_weights"]
+__all__ = ["fit", "History", "TensorBatches", "CheckpointError", "load_weights", "lr_factor"]
 
-CHECKPOINT_FORMAT = "sslcourse-checkpoint-v1"
 _FIX = "delete it or pass resume=False to start over."
 
 
@@ -51,10 +59,6 @@ class History:
         return len(self.rows)
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be used (truncated, corrupted, from another model)."""
-
-
 class TensorBatches:
     """Mini-batches of in-memory tensors, reshuffled every epoch, with a resumable position.
 
@@ -67,20 +71,27 @@ class TensorBatches:
         *tensors: tensors with the same first dimension N (e.g. images and labels).
         batch_size: B. ``shuffle``: a fresh permutation per epoch, seeded by ``seed``.
         drop_last: drop the last incomplete batch (keeps B constant for contrastive losses).
+        rank, world: under data parallelism, process ``rank`` of ``world`` gets rows
+            ``[rank * B / world, (rank + 1) * B / world)`` of every global batch (B divisible by world).
 
     Yields:
-        a tensor ``(B, ...)`` when one tensor was given, else a tuple of tensors.
+        a tensor ``(B / world, ...)`` when one tensor was given, else a tuple of tensors.
     """
 
     def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = True, device: str | torch.device | None = None) -> None:
+                 drop_last: bool = True, device: str | torch.device | None = None, rank: int = 0,
+                 world: int = 1) -> None:
         if not tensors or len({len(t) for t in tensors}) != 1:
             raise ValueError(f"TensorBatches needs tensors of the same length, got {[len(t) for t in tensors]}.")
         n = len(tensors[0])
         if batch_size < 1 or (drop_last and n < batch_size):
-            raise ValueError(f"batch_size={batch_size} does not fit {n} items; use a batch size between 1 and {n}.")
+            raise ValueError(f"batch size {batch_size} does not fit {n} items; use a batch size between 1 and {n}.")
+        if batch_size % world or not 0 <= rank < world or (world > 1 and not drop_last):
+            raise ValueError(f"batch size {batch_size} must split evenly over {world} processes (rank {rank}), "
+                             "with drop_last=True.")
         self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
         self.n, self.batch_size, self.shuffle, self.seed, self.drop_last = n, batch_size, shuffle, seed, drop_last
+        self.rank, self.local = rank, batch_size // world
         self.epoch, self.position = 0, 0
 
     def __len__(self) -> int:
@@ -93,7 +104,8 @@ class TensorBatches:
         order = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
         order = order.to(self.tensors[0].device)  # (N,)
         while self.position < len(self):
-            idx = order[self.position * self.batch_size:(self.position + 1) * self.batch_size]  # (B,)
+            start = self.position * self.batch_size + self.rank * self.local
+            idx = order[start:start + self.local]  # (B / world,)
             self.position += 1
             batch = tuple(t[idx] for t in self.tensors)
             yield batch[0] if len(batch) == 1 else batch
@@ -153,9 +165,10 @@ def _unpack(out: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
     return loss.reshape(()), metrics
 
 
-def _lr_factor(steps: int, warmup_steps: int, cosine: bool) -> Callable[[int], float]:
-    """Linear warmup over ``warmup_steps``, then constant or a cosine decay towards 0 at ``steps``."""
-    def factor(s: int) -> float:  # s = optimizer steps already taken
+def lr_factor(steps: int, warmup_steps: int, cosine: bool = True) -> Callable[[int], float]:
+    """The lr multiplier after s optimizer steps: linear warmup over ``warmup_steps`` (from 1/warmup to 1),
+    then constant, or a cosine decay from 1 towards 0 at ``steps`` (SGDR, Loshchilov & Hutter 2017)."""
+    def factor(s: int) -> float:
         if s < warmup_steps:
             return (s + 1) / warmup_steps
         progress = min(1.0, (s - warmup_steps) / max(1, steps - warmup_steps))
@@ -179,41 +192,46 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
 
 
-def _reason(err: Exception) -> str:
-    """The exception's type and first sentence, on one line."""
-    first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {first[:100]}" if first else type(err).__name__
-
-
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, random bytes, foreign pickles ...
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({_reason(err)}); {_FIX}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not an sslcourse training checkpoint; {_FIX}")
-    return ckpt
-
-
 def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     """Load the model parameters of a ``fit`` checkpoint into ``model`` (e.g. to evaluate it)."""
-    ckpt = _load_checkpoint(Path(path))
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict(ckpt_format.read(path, _FIX)["model"])
     return model
 
 
-def _restore(path: Path, state: dict[str, Any], steps: int) -> tuple[History, int]:
+def _restore(path: Path, state: dict[str, Any], steps: int, rank: int, world: int) -> tuple[History, int]:
     """Load model, optimizer, scheduler, data position and RNG states; return (history, step)."""
-    ckpt = _load_checkpoint(path)
+    ckpt = ckpt_format.read(path, _FIX)
+    rng = ckpt["rng"]  # one state per process when the run was data-parallel
+    if isinstance(rng, list) and len(rng) != world:
+        raise CheckpointError(f"checkpoint {path} was written by {len(rng)} processes, this run has {world}; {_FIX}")
     try:
         for key, obj in state.items():
             obj.load_state_dict(ckpt[key])
     except (RuntimeError, ValueError, KeyError) as err:
-        raise CheckpointError(f"checkpoint {path} does not match this model ({_reason(err)}); {_FIX}") from None
-    _set_rng_state(ckpt["rng"])
+        raise CheckpointError(f"checkpoint {path} does not match this model "
+                              f"({ckpt_format._reason(err)}); {_FIX}") from None
+    _set_rng_state(rng[rank] if isinstance(rng, list) else rng)
     if ckpt["steps"] != steps:
         warnings.warn(f"resuming a run of {ckpt['steps']} steps with steps={steps}: the lr schedule changes.")
     return History(list(ckpt["history"])), int(ckpt["step"])
+
+
+def _mean_over_processes(values: list[float], device: torch.device, world: int) -> list[float]:
+    """The average of each value over the ``world`` processes (one all-reduce); unchanged when world = 1."""
+    if world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64 if device.type == "cpu" else torch.float32, device=device)
+    dist.all_reduce(t)
+    return (t / world).tolist()
+
+
+def _rank0_says(flag: bool, device: torch.device, world: int) -> bool:
+    """Rank 0's ``flag`` on every process (so all of them stop at the same step)."""
+    if world == 1:
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
 
 
 def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
@@ -221,7 +239,8 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
         scheduler: str | None = "cosine", warmup_steps: int = 0, device: str | torch.device = "auto",
         callbacks: Iterable = (), checkpoint: str | Path | None = None, checkpoint_every: int = 0,
         resume: bool = True, grad_clip: float | None = None, progress: bool = True, desc: str = "train",
-        seed: int = 0, channels_last: bool = False) -> History:
+        seed: int = 0, channels_last: bool = False, compile: bool = False, time_limit_s: float | None = None,
+        method: str | None = None, config: dict[str, Any] | None = None) -> History:
     """Train ``model`` for ``steps`` optimizer steps on batches drawn from ``data``.
 
     Args:
@@ -229,7 +248,8 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
             ``model.after_step(step, steps)``, if defined, runs after every optimizer step (EMA).
         data: re-iterable of batches (tensors, tuples or dicts of tensors), cycled over epochs.
         steps: total number of optimizer steps (the run length, also after a resume).
-        optimizer: an optimizer, or ``params -> optimizer``; default AdamW(lr, weight_decay).
+        optimizer: an optimizer (its param groups keep their own lr and weight decay: the schedule
+            multiplies each), or ``params -> optimizer``; default AdamW(lr, weight_decay).
         scheduler: "cosine" (warmup then cosine decay to 0) or None (constant after warmup).
         device: "auto" (CUDA if present), "cpu", "cuda", ...; CUDA runs under bf16 autocast.
         callbacks: objects with ``every: int`` and ``__call__(step, model, history)``, called
@@ -238,38 +258,55 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
             ``resume=True`` an existing one is loaded first and training continues from it.
         grad_clip: clip the global gradient norm. ``seed``: seeds python, numpy and torch.
         channels_last: NHWC memory format for the model (faster convolutions on recent GPUs).
+        compile: run the forward through ``torch.compile`` (CUDA; the first steps compile).
+        time_limit_s: stop once the steps took this long (schedule unchanged, so a rerun resumes
+            it); with a checkpoint, only at a checkpoint step, so that the resume is exact.
+        method, config: written into the checkpoint (``sslcourse.checkpoint``), so that a loader
+            can rebuild the model from the file alone.
 
     Returns:
-        the ``History`` of the whole run (the resumed part included).
+        the ``History`` of the whole run (the resumed part included); each row holds the
+        cumulative ``train_time_s`` (steps only, without callbacks and checkpoints).
 
     Raises:
         FloatingPointError: the loss became NaN/inf (names the step and the last finite loss).
         CheckpointError: the checkpoint is unreadable or belongs to another model.
     """
     device = get_device(device)
-    seed_everything(seed)
+    distributed = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    main = rank == 0
+    seed_everything(seed + rank)  # each process draws its own views / masks
     model.to(device, memory_format=torch.channels_last) if channels_last else model.to(device)
+    net = model
+    if world > 1:  # gradients are averaged over processes inside backward()
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward = torch.compile(net) if compile else net
     params = [p for p in model.parameters() if p.requires_grad]
     if not isinstance(optimizer, torch.optim.Optimizer):  # None, or a factory params -> optimizer
         optimizer = (optimizer or functools.partial(torch.optim.AdamW, lr=lr, weight_decay=weight_decay))(params)
     if scheduler not in ("cosine", None):
         raise ValueError(f"scheduler must be 'cosine' or None, got {scheduler!r}.")
-    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(steps, warmup_steps, scheduler == "cosine"))
+    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(steps, warmup_steps, scheduler == "cosine"))
     state = {"model": model, "optimizer": optimizer, "scheduler": sched, "data": _DataStream(data)}
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     resuming = checkpoint is not None and resume and checkpoint.exists()
-    history, step = _restore(checkpoint, state, steps) if resuming else (History(), 0)
+    history, step = _restore(checkpoint, state, steps, rank, world) if resuming else (History(), 0)
 
     last_finite = (step, history.rows[-1]["loss"]) if history.rows else None
-    bar = tqdm(total=steps, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
+    train_time = history.rows[-1].get("train_time_s", 0.0) if history.rows else 0.0
+    bar = tqdm(total=steps, initial=step, desc=desc, disable=not (progress and main), dynamic_ncols=True)
     batches, callbacks = iter(state["data"]), list(callbacks)
     model.train()
-    while step < steps:  # ------------------------------------------------------------ one step
+    stop = False
+    while step < steps and not stop:  # ----------------------------------------------- one step
         t0, batch = time.perf_counter(), to_device(next(batches), device)  # items/s counts loading too
         step += 1
         with autocast(device):
-            loss, metrics = _unpack(model(batch), step)
-        loss_value = float(loss.detach().float())  # one host sync per step: the NaN guard needs it
+            loss, metrics = _unpack(forward(batch), step)
+        # one host sync per step: the NaN guard needs it (and, data-parallel, the mean over processes)
+        loss_value, *values = _mean_over_processes([float(loss.detach().float()), *metrics.values()], device, world)
+        metrics = dict(zip(metrics, values))
         if not math.isfinite(loss_value):
             before = f"last finite loss was {last_finite[1]:.4g} at step {last_finite[0]}" if last_finite else "none"
             raise FloatingPointError(f"loss is {loss_value} at step {step} ({before}); lower lr, add warmup/grad_clip.")
@@ -281,19 +318,33 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
         optimizer.step()
         if hasattr(model, "after_step"):
             model.after_step(step, steps)  # e.g. BYOL's EMA update of the target
-        items_per_s = _batch_size(batch) / max(time.perf_counter() - t0, 1e-9)
+        if device.type == "cuda" and time_limit_s is not None:
+            torch.cuda.synchronize()  # the time limit counts finished GPU work
+        seconds = max(time.perf_counter() - t0, 1e-9)
+        train_time += seconds
         history.rows.append({"step": step, "loss": loss_value, **metrics, "lr": optimizer.param_groups[0]["lr"],
-                             "items_per_s": items_per_s})
+                             "items_per_s": world * _batch_size(batch) / seconds, "train_time_s": train_time})
         sched.step()  # after logging: the row holds the lr this step used
-        for callback in callbacks:
+        for callback in callbacks if main else ():
             if step % callback.every == 0 or step == steps:
                 extra = callback(step, model, history)
                 model.train()  # a callback may have switched to eval mode
                 history.rows[-1].update(extra if isinstance(extra, dict) else {})
-        if checkpoint is not None and ((checkpoint_every and step % checkpoint_every == 0) or step == steps):
-            atomic_torch_save({"format": CHECKPOINT_FORMAT, "step": step, "steps": steps, "history": history.rows,
-                               "rng": _rng_state(), **{k: v.state_dict() for k, v in state.items()}}, checkpoint)
-        bar.set_postfix(loss=f"{loss_value:.4f}", items_s=f"{items_per_s:.0f}", refresh=False)
+        at_checkpoint = checkpoint is not None and checkpoint_every and step % checkpoint_every == 0
+        if time_limit_s is not None and (checkpoint is None or not checkpoint_every or at_checkpoint):
+            stop = _rank0_says(train_time >= time_limit_s, device, world)
+        if checkpoint is not None and (at_checkpoint or step == steps or stop):
+            rng: Any = _rng_state()
+            if world > 1:
+                rng = [None] * world
+                dist.all_gather_object(rng, _rng_state())
+            if main:
+                ckpt_format.save(checkpoint, method=method, config=config or {}, step=step, steps=steps,
+                                 history=history.rows, rng=rng,
+                                 **{k: v.state_dict() for k, v in state.items()})
+        bar.set_postfix(loss=f"{loss_value:.4f}", items_s=f"{history.rows[-1]['items_per_s']:.0f}", refresh=False)
         bar.update(1)  # redraws at most every 0.1 s
     bar.close()
+    if world > 1:
+        dist.barrier()  # rank 0's checkpoint is on disk before any process goes on
     return history

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +51,7 @@ __all__ = [
     "Augment", "TwoViews", "ViewConfig", "simclr_cifar_views", "simclr_imagenet_views",
     "sample_crop_boxes", "resized_crop", "adjust_brightness", "adjust_contrast",
     "adjust_saturation", "adjust_hue", "to_grayscale", "gaussian_blur", "rgb_to_hsv",
-    "hsv_to_rgb", "LUMA_WEIGHTS",
+    "hsv_to_rgb", "LUMA_WEIGHTS", "Views", "views_of_batch",
 ]
 
 #: ITU-R 601-2 luma weights used by torchvision's ``rgb_to_grayscale`` (and PIL's "L" mode).
@@ -429,3 +430,40 @@ def simclr_imagenet_views(size: int = 224) -> TwoViews:
     """SimCLR's ImageNet views: as CIFAR-10 with jitter strength 1 (0.8/0.8/0.8/0.2) and blur p=0.5."""
     return TwoViews(Augment(size=size, brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2,
                             blur_p=0.5))
+
+
+#: g: images -> (x1, x2), e.g. a ``TwoViews``
+Views = Callable[[torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
+
+
+def views_of_batch(batch: Any, views: Views | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two views (x1, x2) of a batch, for every joint-embedding method (BYOL, SimSiam, VICReg, ...).
+
+    A dict with keys ``"x1"`` and ``"x2"`` holds ready-made views and is used as it is. Otherwise,
+    with ``views`` (g): the images are ``batch`` itself or ``batch[0]`` of an ``(images, labels)``
+    pair, and g makes the two views; without ``views``, ``batch`` must be the pair ``(x1, x2)``.
+
+    Shape:
+        images ``(N, C, H, W)`` -> x1, x2 ``(N, C, H, W)`` floats.
+    """
+    if isinstance(batch, dict):
+        if "x1" in batch and "x2" in batch:  # views made elsewhere (e.g. in a DataLoader)
+            return batch["x1"], batch["x2"]
+        images = batch.get("images", batch.get("x"))
+        if images is None:
+            raise ValueError(f"batch dict needs 'x1'/'x2' or 'images', got keys {sorted(batch)}.")
+    elif isinstance(batch, (tuple, list)):
+        if views is None:
+            if len(batch) >= 2 and torch.is_tensor(batch[1]) and batch[1].shape == batch[0].shape:
+                return batch[0], batch[1]
+            raise ValueError(
+                "without views the batch must be a pair of views (x1, x2); pass views=... "
+                "(e.g. sslcourse.views) to make them from an (images, labels) batch."
+            )
+        images = batch[0]
+    else:
+        images = batch
+    if views is None:
+        raise ValueError("got a batch of images but no views; pass views=... (g: x -> (x1, x2)).")
+    x1, x2 = views(images)
+    return x1, x2

@@ -22,12 +22,16 @@ colour-shape pairs that never occur in training, named correctly only if the emb
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sslcourse.data import CIFAR10_CLASSES
+from sslcourse.data.captions import CIFAR_CAPTION_TEMPLATES, CaptionedImages, captioned_cifar10, fill
+from sslcourse.data.shapes import CAPTION_TEMPLATES, COLOURS, HELDOUT_COMBOS, SHAPES, SIZES, make_captioned_shapes
+from sslcourse.evaluate import linear_probe, per_class_subset
 
 __all__ = ["SHAPE_TEMPLATES", "COLOUR_TEMPLATES", "COMPOSITION_TEMPLATES", "CIFAR_CAPTION_TEMPLATES",
            "CIFAR_PROMPT_TEMPLATES", "SINGLE_PROMPT", "vocabulary", "embed_images", "embed_texts",
@@ -44,11 +48,8 @@ COLOUR_TEMPLATES: tuple[str, ...] = (
     "a photo of a {} shape", "something {}", "a {} shape", "a {} object", "a photo of a {} object",
 )
 COMPOSITION_TEMPLATES: tuple[str, ...] = ("a photo of a {}", "a {}", "a drawing of a {}", "a small {}", "a large {}")
-# CIFAR-10 with templated captions: training captions and (different) zero-shot prompts.
-CIFAR_CAPTION_TEMPLATES: tuple[str, ...] = (
-    "a photo of a {}", "a blurry photo of a {}", "a photo of the small {}", "a photo of the big {}",
-    "a low resolution photo of a {}", "a close up photo of a {}", "a bright photo of the {}", "a dark photo of a {}",
-)
+# CIFAR-10 with templated captions: the training captions (CIFAR_CAPTION_TEMPLATES, in
+# sslcourse.data.captions) and, different from them, the zero-shot prompts.
 CIFAR_PROMPT_TEMPLATES: tuple[str, ...] = (
     "a photo of a {}", "a blurry photo of the {}", "a low resolution photo of the {}", "a good photo of a {}",
     "a photo of the {}",
@@ -59,13 +60,9 @@ def vocabulary(dataset: str = "shapes") -> list[str]:
     """Texts that hold every word the dataset's captions and prompts can use (for the tokenizer)."""
     strip = lambda t: re.sub(r"\{[a-z]*\}", " ", t)  # noqa: E731 - drop the template slots
     if dataset == "shapes":
-        from .data.shapes import CAPTION_TEMPLATES, COLOURS, SHAPES, SIZES
-
         templates = (*CAPTION_TEMPLATES, *SHAPE_TEMPLATES, *COLOUR_TEMPLATES, *COMPOSITION_TEMPLATES)
         return [*SHAPES, *COLOURS, *SIZES, "an", *(strip(t) for t in templates)]
     if dataset == "cifar10":
-        from .data import CIFAR10_CLASSES
-
         return [*CIFAR10_CLASSES, "an", *(strip(t) for t in (*CIFAR_CAPTION_TEMPLATES, *CIFAR_PROMPT_TEMPLATES))]
     raise ValueError(f"no caption vocabulary for dataset {dataset!r}; use 'shapes' or 'cifar10'.")
 
@@ -106,11 +103,6 @@ def embed_texts(model: nn.Module, tokenizer, texts: Sequence[str], batch_size: i
 
 
 # ----------------------------------------------------------------------------- zero-shot
-
-
-def fill(template: str, name: str) -> str:
-    """``fill("a photo of a {}", "orange circle")`` -> ``"a photo of an orange circle"``."""
-    return re.sub(r"\ba (?=[aeiou])", "an ", template.format(name))
 
 
 @torch.no_grad()
@@ -211,8 +203,6 @@ def few_shot_curve(train_emb: torch.Tensor, train_labels: torch.Tensor, test_emb
     Returns:
         ``{k: mean accuracy}``.
     """
-    from .evaluate import linear_probe, per_class_subset
-
     result = {}
     for k in ks:
         accs = []
@@ -221,44 +211,6 @@ def few_shot_curve(train_emb: torch.Tensor, train_labels: torch.Tensor, test_emb
             accs.append(linear_probe(train_emb[idx], train_labels[idx], test_emb, test_labels, seed=seed + r))
         result[int(k)] = sum(accs) / len(accs)
     return result
-
-
-# ----------------------------------------------------------------------------- CIFAR-10 with captions
-
-
-@dataclass
-class CaptionedImages:
-    """Images with one caption each and their class labels (any dataset)."""
-
-    images: torch.Tensor  # (N, 3, H, W) uint8
-    captions: list[str]
-    labels: torch.Tensor  # (N,) int64
-    classes: tuple[str, ...]
-
-
-def captioned_cifar10(split: str = "train", subset: int | None = None, seed: int = 0, captions_per_image: int = 1,
-                      root=None) -> CaptionedImages:
-    """CIFAR-10 with templated captions ("a blurry photo of a frog"): a second image-text dataset.
-
-    The captions say nothing but the class, so CLIP on it is close to supervised learning with
-    the class names as targets; zero-shot prompts (``CIFAR_PROMPT_TEMPLATES``) differ from the
-    training templates. Needs a local copy of CIFAR-10 (``sslcourse.data.load_dataset``).
-
-    Returns:
-        ``CaptionedImages`` with ``captions_per_image`` copies of every image, each with its own caption.
-    """
-    from .data import load_dataset
-
-    ds = load_dataset("cifar10", split=split, subset=subset, seed=seed, root=root)
-    classes = tuple(ds.classes)
-    g = torch.Generator().manual_seed(seed)
-    images, captions, labels = [], [], []
-    for _ in range(captions_per_image):
-        which = torch.randint(len(CIFAR_CAPTION_TEMPLATES), (len(ds.labels),), generator=g).tolist()
-        captions += [fill(CIFAR_CAPTION_TEMPLATES[t], classes[y]) for t, y in zip(which, ds.labels.tolist())]
-        images.append(ds.images)
-        labels.append(ds.labels)
-    return CaptionedImages(torch.cat(images), captions, torch.cat(labels), classes)
 
 
 # ----------------------------------------------------------------------------- one report
@@ -276,8 +228,6 @@ def evaluate(model: nn.Module, tokenizer, dataset: str = "shapes", n_test: int =
     """
     out: dict = {}
     if dataset == "shapes":
-        from .data.shapes import COLOURS, HELDOUT_COMBOS, SHAPES, make_captioned_shapes
-
         test = make_captioned_shapes(n_test, seed=seed, image_size=image_size, split="test")
         held = make_captioned_shapes(n_test, seed=seed, image_size=image_size, split="heldout")
         pool = make_captioned_shapes(n_fewshot_pool, seed=seed + 1, image_size=image_size, split="train")

@@ -8,10 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from sslcourse.losses.clip import clip_logits, clip_loss
-from sslcourse.methods.clip import (
-    LOGIT_SCALE_INIT, LOGIT_SCALE_MAX, BagOfWords, CaptionTokenizer, CLIPConfig, CLIPObjective, MiniCLIP,
-    TextTransformer, build_clip, train_clip,
-)
+from sslcourse.methods.clip import (LOGIT_SCALE_INIT, LOGIT_SCALE_MAX, BagOfWords, CaptionTokenizer, CLIPConfig,
+                                   CLIPObjective, MiniCLIP, TextTransformer, build_clip)
+from sslcourse.recipes.clip import train_clip
 from sslcourse import zeroshot
 
 
@@ -221,21 +220,27 @@ def test_prompt_ensembling_does_not_lose_to_one_prompt(trained):
     assert m["zero_shot_colour_ensemble"] >= m["zero_shot_colour_single"] - 0.02, m
 
 
-def test_train_cli_writes_checkpoint_and_metrics(tmp_path, capsys):
+def test_clip_recipe_writes_checkpoint_and_metrics(tmp_path, capsys):
     import json
 
-    from sslcourse.methods.clip import load_clip, train_cli
+    from sslcourse.checkpoint import read
+    from sslcourse.recipes.clip import load_model, main
 
     out = tmp_path / "clip.pt"
     argv = ["--steps", "2", "--n-train", "64", "--batch-size", "32", "--image-width", "4", "--n-test", "64",
             "--n-pool", "64", "--device", "cpu", "--no-progress", "--out", str(out)]
-    assert train_cli("clip", argv) == 0
+    assert main("clip", argv) == 0
     metrics = json.loads(out.with_suffix(".json").read_text())
     assert 0.0 <= metrics["zero_shot_shape_ensemble"] <= 1.0 and "few_shot_shape" in metrics
-    model, tok, cfg = load_clip(out)
+    model, tok = load_model(out)
+    cfg = CLIPConfig(**read(out)["config"]["clip"])
     assert cfg.steps == 2 and cfg.image_width == 4 and tok.vocab_size == model.text_encoder.token_embedding.num_embeddings
+    # the reloaded model is the trained one: the same zero-shot number again
+    again = zeroshot.evaluate(model, tok, n_test=64, n_fewshot_pool=64, seed=cfg.seed, image_size=cfg.image_size)
+    assert again["zero_shot_shape_ensemble"] == metrics["zero_shot_shape_ensemble"]
+    assert (tmp_path / "clip.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="clip"):
-        train_cli("simclr", [])
+        main("simclr", [])
 
 
 def test_retrieval_recall_ranks_distinct_captions_when_grouped():

@@ -18,11 +18,12 @@ from sslcourse.ema import cosine_momentum, ema_update, make_target
 from sslcourse.evaluate import collapse_std, effective_rank, extract_features, knn_accuracy
 from sslcourse.losses.joint import byol, covariance_term, invariance_term, variance_term
 from sslcourse.methods.byol import BYOL, BYOLConfig
-from sslcourse.methods.invariance import Invariance, InvarianceConfig, two_views
+from sslcourse.methods.invariance import Invariance, InvarianceConfig
 from sslcourse.methods.simsiam import SimSiam, SimSiamConfig
 from sslcourse.methods.vicreg import VICReg, VICRegConfig
 from sslcourse.nn import MLP, SmallCNN
 from sslcourse.train import TensorBatches, fit
+from sslcourse.views import views_of_batch
 
 SIGNAL, NUISANCE, CLASSES = 4, 28, 8
 
@@ -167,14 +168,14 @@ def test_byol_ablation_switches():
 
 def test_two_views_batch_forms():
     x = torch.randn(4, 32)
-    v1, v2 = two_views((x, torch.zeros(4)), _toy_views)
+    v1, v2 = views_of_batch((x, torch.zeros(4)), _toy_views)
     assert v1.shape == v2.shape == x.shape
-    a, b = two_views((x, x + 1), None)
+    a, b = views_of_batch((x, x + 1), None)
     assert torch.equal(b, x + 1)
-    assert two_views({"x1": x, "x2": x}, None)[0] is x
-    assert two_views({"x1": x, "x2": x}, _toy_views)[0] is x  # ready-made views win
+    assert views_of_batch({"x1": x, "x2": x}, None)[0] is x
+    assert views_of_batch({"x1": x, "x2": x}, _toy_views)[0] is x  # ready-made views win
     with pytest.raises(ValueError, match="views"):
-        two_views(x, None)
+        views_of_batch(x, None)
 
 
 # --------------------------------------------------------------------------- SimSiam and VICReg
@@ -216,8 +217,10 @@ def test_image_methods_run_one_fit_step_on_images():
                  lambda e: VICReg(e, views, VICRegConfig(hidden_dim=32, out_dim=32)),
                  lambda e: Invariance(e, views, InvarianceConfig(hidden_dim=32, out_dim=16))):
         model = make(SmallCNN(3, width=4))
+        before = [p.detach().clone() for p in model.encoder.parameters()]
         hist = fit(model, TensorBatches(images, torch.zeros(16), batch_size=8), steps=2, device="cpu", progress=False)
-        assert len(hist.rows) == 2 and math.isfinite(hist.rows[-1]["loss"]) and "std" in hist.rows[-1]
+        assert len(hist.rows) == 2 and math.isfinite(hist.rows[-1]["loss"])
+        assert any(not torch.equal(a, b) for a, b in zip(before, model.encoder.parameters())), type(model).__name__
 
 
 # --------------------------------------------------------------------------- collapse claims
@@ -285,16 +288,31 @@ def test_collapse_monitor_logs_into_fit_history_and_leaves_the_model_alone():
 
 @pytest.mark.parametrize("method,extra", [("byol", ["--target", "online"]), ("vicreg", ["--var-weight", "0"]),
                                           ("simsiam", [])])
-def test_train_cli_runs_and_reports_baselines(tmp_path, method, extra):
+def test_joint_recipe_runs_and_reports_baselines(tmp_path, method, extra):
     import json
-    from sslcourse.collapse import train_cli
+    from sslcourse.recipes import load_model
+    from sslcourse.recipes.joint import main
 
-    out = tmp_path / "run.json"
-    code = train_cli(method, ["--data", "shapes", "--train-size", "64", "--test-size", "32", "--steps", "2",
-                              "--batch-size", "16", "--width", "4", "--eval-every", "1", "--device", "cpu",
-                              "--out", str(out), *extra])
+    out, ckpt = tmp_path / "run.json", tmp_path / "run.pt"
+    code = main(method, ["--data", "shapes", "--train-size", "64", "--test-size", "32", "--steps", "2",
+                         "--batch-size", "16", "--width", "4", "--eval-every", "1", "--device", "cpu",
+                         "--out", str(out), "--checkpoint", str(ckpt), "--no-progress", *extra])
     assert code == 0
     result = json.loads(out.read_text())
-    for key in ("knn", "linear", "raw_pixels", "random_init", "collapse_std", "effective_rank", "knn_embedding"):
-        assert 0.0 <= result[key] <= 64, key
+    assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 0.0 <= result["collapse_std"] <= 1.0 and 1.0 <= result["effective_rank"] <= result["dim"]
+    # the final numbers are those of the last monitored step (the same model) ...
+    assert result["history"][-1]["knn"] == result["knn"]
+    # ... and the checkpoint holds that model: its f1 gives the reported kNN again, measured independently
+    from sslcourse.data import load_dataset
+
+    model = load_model(ckpt)
+    assert type(model).__name__.lower() == method
+    train, test = load_dataset("shapes", "train", subset=64, seed=0), load_dataset("shapes", "test", subset=32, seed=0)
+    acc = knn_accuracy(extract_features(model.encoder, train.images), train.labels,
+                       extract_features(model.encoder, test.images), test.labels)
+    assert acc == pytest.approx(result["knn"])
+    raw = knn_accuracy(train.images.flatten(1).float() / 255, train.labels, test.images.flatten(1).float() / 255,
+                       test.labels)
+    assert result["raw_pixels"] == pytest.approx(raw)
     assert [r["step"] for r in result["history"] if "collapse_std" in r] == [1, 2]

@@ -248,21 +248,30 @@ def test_rotation_pretraining_transfers_on_the_embedded_data():
 
 
 @pytest.mark.parametrize("method", ["rotation", "patches"])
-def test_train_cli_runs_saves_and_reports(method, tmp_path, capsys):
+def test_pretext_recipe_runs_saves_and_reports(method, tmp_path, capsys):
     import json
+
+    from sslcourse.recipes import load_model
+    from sslcourse.recipes.pretext import main
 
     argv = ["--n-train", "64", "--n-test", "48", "--steps", "2", "--batch-size", "16", "--width", "8",
             "--labels-per-class", "2", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
-    assert pretext.train_cli(method, argv) == 0
+    assert main(method, argv) == 0
     assert (tmp_path / f"{method}.pt").is_file() and (tmp_path / f"{method}_encoder.pt").is_file()
+    assert (tmp_path / f"{method}_curves.png").read_bytes()[:4] == b"\x89PNG"
     result = json.loads((tmp_path / f"{method}_transfer.json").read_text())
     assert set(result["table"]) == {method, "random init", "raw pixels"}
     assert "| features |" in capsys.readouterr().out
     encoder = pretext.build_model(method, width=8).encoder
     encoder.load_state_dict(torch.load(tmp_path / f"{method}_encoder.pt"))  # f1 alone, reusable downstream
+    model = load_model(tmp_path / f"{method}.pt")  # the whole model, rebuilt from its checkpoint alone
+    assert type(model) is type(pretext.build_model(method, width=8)) and not model.training
+    assert all(torch.equal(a, b) for a, b in zip(model.encoder.state_dict().values(), encoder.state_dict().values()))
 
 
-def test_train_cli_rejects_bad_input(capsys):
-    assert pretext.train_cli("nope", []) == 2
-    assert pretext.train_cli("patches", ["--image-size", "16", "--n-train", "8", "--n-test", "8", "--no-progress"]) == 1
+def test_pretext_recipe_rejects_bad_input(capsys):
+    from sslcourse.recipes.pretext import main
+
+    assert main("nope", []) == 2
+    assert main("patches", ["--image-size", "16", "--n-train", "8", "--n-test", "8", "--no-progress"]) == 1
     assert "too small" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Tests of sslcourse.methods.simclr (model, training command, resume, DDP) and sslcourse.lars."""
+"""Tests of sslcourse.methods.simclr (the model), sslcourse.recipes.simclr (the run on train.fit:
+resume, DDP, the CIFAR formats) and sslcourse.lars."""
 from __future__ import annotations
 
 import io
@@ -18,8 +19,8 @@ from torch import nn
 
 from sslcourse.lars import LARS, lars_param_groups
 from sslcourse.losses.contrastive import nt_xent
-from sslcourse.methods.simclr import (Encoder, Normalize, SimCLR, SimCLRConfig, load_model, lr_at, train,
-                                     train_cli)
+from sslcourse.methods.simclr import Encoder, Normalize, SimCLR
+from sslcourse.recipes.simclr import SimCLRConfig, load_model, main, train
 from sslcourse.nn import MLP
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -60,7 +61,7 @@ def test_resume_continues_exactly(tmp_path):
     b = torch.load(interrupted / "checkpoint.pt", weights_only=False)
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
-    assert [r["loss"] for r in a["state"]["history"]] == [r["loss"] for r in b["state"]["history"]]
+    assert [r["loss"] for r in a["history"]] == [r["loss"] for r in b["history"]]
     model = load_model(straight)  # the trained model comes back from its run folder
     assert all(torch.equal(v, a["model"][k]) for k, v in model.state_dict().items())
     assert model.encoder(torch.rand(2, 1, 8, 8)).shape == (2, model.encoder.out_dim)
@@ -69,12 +70,21 @@ def test_resume_continues_exactly(tmp_path):
     assert third["epochs_done"] == 1
 
 
-def test_lr_schedule_warmup_then_cosine():
-    lrs = [lr_at(s, 100, 10, 1.0) for s in range(100)]
-    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
-    assert all(a < b for a, b in zip(lrs[:10], lrs[1:10]))
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 1e-3
-    assert lr_at(55, 100, 10, 1.0) == pytest.approx(0.5)  # half-way through the cosine
+def test_lr_schedule_warmup_then_cosine_on_every_parameter_group(tmp_path):
+    """The lr each step used (fit's history) is warmup then cosine, in both LARS groups."""
+    m = train(epochs=4, warmup_epochs=1, lr=0.8, out_dir=str(tmp_path), **TINY)
+    rows = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["history"]
+    spe = len(rows) // 4  # 1797 digits // 128 = 14 steps per epoch
+    lrs = [r["lr"] for r in rows]
+    assert lrs[0] == pytest.approx(0.8 / spe) and lrs[spe - 1] == pytest.approx(0.8)
+    assert all(a < b for a, b in zip(lrs[:spe], lrs[1:spe]))
+    assert all(a >= b for a, b in zip(lrs[spe:], lrs[spe + 1:])) and lrs[-1] < 0.8 * 0.01
+    # half-way through the cosine the lr is half the base lr
+    s = spe + (len(rows) - spe) // 2
+    assert lrs[s] == pytest.approx(0.4, rel=0.05)
+    opt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["optimizer"]
+    assert len(opt["param_groups"]) == 2 and len({g["lr"] for g in opt["param_groups"]}) == 1
+    assert m["history"][-1]["lr"] == lrs[-1]
 
 
 # ------------------------------------------------------------------------------ the CIFAR command
@@ -131,22 +141,32 @@ def test_command_trains_on_cifar_fixture(tmp_path, monkeypatch, capsys, fmt):
     write = {"pickles": _write_pickles, "jpeg-tar.gz": _write_jpeg_archives, "png-folders": _write_png_folders}[fmt]
     root = write(tmp_path / "data", _fake_cifar(64, 1), _fake_cifar(30, 2))
     out = tmp_path / "run"
-    rc = train_cli("simclr", ["--dataset", "cifar10", "--data-root", str(root), "--epochs", "2",
+    rc = main("simclr", ["--dataset", "cifar10", "--data-root", str(root), "--epochs", "2",
                               "--batch-size", "32", "--width", "8", "--device", "cpu", "--no-progress",
                               "--out-dir", str(out), "--optimizer", "sgd"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["epochs_done"] == 2 and len(m["history"]) == 2 and m["config"]["dataset"] == "cifar10"
-    assert m["config"]["encoder"] == "small" and 0 <= m["final_knn"] <= 1 and m["linear_probe"] is not None
+    assert m["config"]["encoder"] == "small" and m["linear_probe"] is not None
+    # the reported kNN is that of the saved f1, measured again independently on the same images
+    from sslcourse.data import load_dataset
+    from sslcourse.evaluate import extract_features, knn_accuracy
+
+    f1 = load_model(out).encoder
+    train_set = load_dataset("cifar10", "train", root=str(root), progress=False)
+    test_set = load_dataset("cifar10", "test", root=str(root), progress=False)
+    acc = knn_accuracy(extract_features(f1, train_set.images), train_set.labels,
+                       extract_features(f1, test_set.images), test_set.labels)
+    assert acc == pytest.approx(m["final_knn"])
     assert "kNN" in capsys.readouterr().err
 
 
 def test_command_reports_missing_data_and_bad_args(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SSLCOURSE_CACHE", str(tmp_path / "cache"))
-    rc = train_cli("simclr", ["--dataset", "cifar10", "--data-root", str(tmp_path / "nowhere"),
+    rc = main("simclr", ["--dataset", "cifar10", "--data-root", str(tmp_path / "nowhere"),
                               "--out-dir", str(tmp_path / "run"), "--no-progress"])
     assert rc == 2 and "not found" in capsys.readouterr().err
-    rc = train_cli("simclr", ["--dataset", "digits", "--batch-size", "5000", "--out-dir", str(tmp_path / "r"),
+    rc = main("simclr", ["--dataset", "digits", "--batch-size", "5000", "--out-dir", str(tmp_path / "r"),
                               "--no-progress"])
     assert rc == 2 and "batch size" in capsys.readouterr().err
     with pytest.raises(ValueError, match="optimizer"):
@@ -257,7 +277,7 @@ def test_curves_png_leaves_the_matplotlib_backend_alone(tmp_path):
     code = f"""
 import matplotlib
 matplotlib.use("svg")  # stands in for a kernel's inline backend
-from sslcourse.methods.simclr import _plot
+from sslcourse.recipes.simclr import plot_curves as _plot
 m = {{"history": [{{"epoch": 1, "loss": 5.0}}, {{"epoch": 2, "loss": 4.0}}], "config": {{"knn_k": 200}},
      "knn": [{{"train_time_s": 6.0, "knn": 0.4}}], "baselines": {{"raw_pixels": 0.3, "random_init": 0.2}}}}
 _plot(m, __import__("pathlib").Path({str(tmp_path / "curves.png")!r}))

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 
 from sslcourse.data.english import toy_corpus
-from sslcourse.text import (
-    CHECKPOINT_DIR, BertBatches, BertConfig, GPTConfig, LMBatches, MiniBERT, MiniGPT, Tokenizer, bert_inputs,
-    evaluate_bert, fill_mask, generate, load_checkpoint, load_pretrained, mask_tokens, mlm_loss, next_token_loss,
-    nsp_pairs, perplexity, sample_next, toy_documents, toy_tokenizer, train_cli,
-)
+from sslcourse.bert import BertConfig, MiniBERT, evaluate_bert, fill_mask, mlm_loss
+from sslcourse.gpt import GPTConfig, MiniGPT, generate, next_token_loss, perplexity, sample_next
+from sslcourse.recipes.text import CHECKPOINT_DIR, load_model, load_pretrained, main
+from sslcourse.text import BertBatches, LMBatches, bert_inputs, mask_tokens, nsp_pairs, toy_documents, toy_tokenizer
+from sslcourse.tokenizer import Tokenizer
 from sslcourse.train import fit
 
 torch.set_num_threads(1)
@@ -290,12 +290,12 @@ def test_shipped_checkpoints_are_small():
 
 
 @pytest.mark.parametrize("method", ["bert", "gpt"])
-def test_train_cli_writes_a_loadable_checkpoint(tmp_path, method):
+def test_text_recipe_writes_a_loadable_checkpoint(tmp_path, method):
     out = tmp_path / f"mini_{method}.pt"
-    rc = train_cli(method, ["--steps", "3", "--stories", "300", "--d-model", "32", "--layers", "1", "--heads", "2",
+    rc = main(method, ["--steps", "3", "--stories", "300", "--d-model", "32", "--layers", "1", "--heads", "2",
                             "--batch-size", "8", "--device", "cpu", "--no-progress", "--out", str(out)])
     assert rc == 0 and out.is_file()
-    model, tok = load_checkpoint(out)
+    model, tok = load_model(out)
     assert isinstance(model, MiniBERT if method == "bert" else MiniGPT)
     assert model.config.d_model == 32 and not model.training
     assert (tmp_path / "toy_english_tokenizer.json").is_file()
@@ -305,8 +305,8 @@ def test_train_cli_writes_a_loadable_checkpoint(tmp_path, method):
         assert generate(model, tok, "She", max_new_tokens=3, greedy=True).startswith("she")
 
 
-def test_train_cli_rejects_unknown_method(capsys):
-    assert train_cli("simclr", ["--out", "x.pt"]) == 2
+def test_text_recipe_rejects_unknown_method(capsys):
+    assert main("simclr", ["--out", "x.pt"]) == 2
     assert "bert" in capsys.readouterr().err
 
 

@@ -38,9 +38,11 @@ def test_seed_everything_repeats_random_draws():
 
 
 def test_to_device_walks_containers():
-    batch = {"x": torch.ones(2), "pair": (torch.zeros(1), 3)}
-    moved = utils.to_device(batch, "cpu")
-    assert moved["pair"][1] == 3 and torch.equal(moved["x"], batch["x"])
+    batch = {"x": torch.ones(2), "pair": (torch.zeros(1), 3), "list": [torch.ones(1)]}
+    moved = utils.to_device(batch, "meta")  # a device every machine has: each tensor must really move
+    assert moved["x"].device.type == moved["pair"][0].device.type == moved["list"][0].device.type == "meta"
+    assert moved["pair"][1] == 3 and isinstance(moved["pair"], tuple) and isinstance(moved["list"], list)
+    assert batch["x"].device.type == "cpu"  # the input is left as it was
 
 
 def test_forbid_calls_catches_any_alias_of_a_reference_function():

@@ -8,10 +8,11 @@
 
 from sslcourse.losses.clip import clip_logits, clip_loss
 from sslcourse.losses.contrastive import cosine_similarity_matrix, nt_xent, nt_xent_loop, positive_accuracy
-from sslcourse.losses.joint import byol, covariance_term, invariance, invariance_term, variance_term, vicreg
+from sslcourse.losses.joint import (byol, covariance_term, invariance, invariance_term, variance_term, vicreg,
+                                    vicreg_terms)
 
 __all__ = [
     "clip_logits", "clip_loss",
     "cosine_similarity_matrix", "nt_xent", "nt_xent_loop", "positive_accuracy",
-    "byol", "covariance_term", "invariance", "invariance_term", "variance_term", "vicreg",
+    "byol", "covariance_term", "invariance", "invariance_term", "variance_term", "vicreg", "vicreg_terms",
 ]

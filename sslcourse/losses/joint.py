@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["invariance", "byol", "invariance_term", "variance_term", "covariance_term", "vicreg"]
+__all__ = ["invariance", "byol", "invariance_term", "variance_term", "covariance_term", "vicreg_terms", "vicreg"]
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, name: str) -> None:
@@ -150,6 +150,24 @@ def covariance_term(z: torch.Tensor) -> torch.Tensor:
     # ### END SOLUTION
 
 
+def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-4) -> dict[str, torch.Tensor]:
+    """VICReg's three terms before weighting, as ``vicreg`` sums them (official convention):
+
+        invariance  s(Z, Z')
+        variance    (v(Z) + v(Z')) / 2       each branch halved
+        covariance  c(Z) + c(Z')             both branches summed
+
+    Shape:
+        z1, z2: ``(N, d)`` with N >= 2 -> three scalars.
+    """
+    _check_pair(z1, z2, "vicreg_terms")
+    # ### BEGIN SOLUTION
+    return {"invariance": invariance_term(z1, z2),
+            "variance": (variance_term(z1, eps=eps) + variance_term(z2, eps=eps)) / 2,
+            "covariance": covariance_term(z1) + covariance_term(z2)}
+    # ### END SOLUTION
+
+
 def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim: float = 25.0, var: float = 25.0, cov: float = 1.0,
            eps: float = 1e-4) -> torch.Tensor:
     """VICReg: Variance-Invariance-Covariance Regularization.
@@ -164,15 +182,13 @@ def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim: float = 25.0, var: float = 2
         eps: the floor inside the variance term's square root.
 
     Returns:
-        scalar weighted sum (use the three term functions to log them separately).
+        scalar weighted sum (``vicreg_terms`` gives the three terms, to log them).
 
     Shape:
         z1, z2: ``(N, d)`` with N >= 2 -> ``()``.
     """
     _check_pair(z1, z2, "vicreg")
     # ### BEGIN SOLUTION
-    s = invariance_term(z1, z2)
-    v = (variance_term(z1, eps=eps) + variance_term(z2, eps=eps)) / 2  # each branch halved
-    c = covariance_term(z1) + covariance_term(z2)  # both branches summed
-    return sim * s + var * v + cov * c
+    t = vicreg_terms(z1, z2, eps=eps)
+    return sim * t["invariance"] + var * t["variance"] + cov * t["covariance"]
     # ### END SOLUTION

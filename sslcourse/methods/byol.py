@@ -4,18 +4,19 @@ Grill et al., "Bootstrap Your Own Latent: A New Approach to Self-Supervised Lear
 https://arxiv.org/abs/2006.07733.
 
 Lecture: "use two encoders f1, f2 where f2 is the exponential moving average of f1 and force
-f1(x1) ~= f2(x2)". Nothing pushes embeddings of different images apart, yet BYOL does not
+f1(x1) ~= f2(x2)". Here f1 and f2 keep their course-wide meaning (encoder and projector, f = f2 o f1),
+so the lecture's two networks are called the *online* and the *target* network. Nothing pushes embeddings of different images apart, yet BYOL does not
 collapse: the online network must *predict* the slowly moving target's embedding through an
 extra head q (the predictor), and no gradient flows into the target (stop-gradient).
 
 Lecture symbol -> code word:
-    f1 (online network)      -> ``encoder`` + ``projector``        trained by gradients
+    online network f2 o f1   -> ``projector(encoder(x))``          trained by gradients
     q  (predictor)           -> ``predictor``                      only on the online side
-    f2 (target network, EMA) -> ``target_encoder`` + ``target_projector``   updated in ``after_step``
+    target network (EMA)     -> ``target_projector(target_encoder(x))``   updated in ``after_step``
     tau (EMA rate)           -> ``momentum``, cosine schedule from ``base_momentum`` to 1
 
-Loss (symmetric, paper eq. 2 and the sum L + L~):
-    p1 = q(f1(x1)), p2 = q(f1(x2)),  z1 = sg(f2(x1)), z2 = sg(f2(x2))
+Loss (symmetric, paper eq. 2 and the sum L + L~), with online(x) = f2(f1(x)) and target(x) its EMA:
+    p1 = q(online(x1)), p2 = q(online(x2)),  z1 = sg(target(x1)), z2 = sg(target(x2))
     loss = byol(p1, z2) + byol(p2, z1),   byol(p, z) = mean(2 - 2 cos(p, z))
 
 Ablations (``target``, ``use_predictor``) reproduce the failure modes shown in the lecture:
@@ -33,11 +34,10 @@ from torch import nn
 
 from sslcourse.ema import cosine_momentum, ema_update, make_target
 from sslcourse.losses.joint import byol
-from sslcourse.evaluate import collapse_std
-from sslcourse.methods.invariance import Views, two_views
 from sslcourse.nn import MLP
+from sslcourse.views import Views, views_of_batch
 
-__all__ = ["BYOLConfig", "BYOL", "train_cli"]
+__all__ = ["BYOLConfig", "BYOL"]
 
 TARGETS = ("ema", "stop_gradient", "online")
 
@@ -61,11 +61,11 @@ class BYOL(nn.Module):
     """Online encoder + projector + predictor, and an EMA target of encoder + projector.
 
     Args:
-        encoder: f1's backbone, mapping images to ``(N, encoder.out_dim)``; kept downstream.
+        encoder: f1, the online encoder, mapping images to ``(N, encoder.out_dim)``; kept downstream.
         views: g, a callable images -> (x1, x2); None when batches already are (x1, x2).
         config: sizes, EMA rate, ablation switches.
 
-    ``forward(batch)`` returns ``{"loss", "std", "momentum"}``; ``fit`` calls
+    ``forward(batch)`` returns ``{"loss", "momentum"}``; ``fit`` calls
     ``after_step(step, steps)`` after each optimizer step, which moves the target.
     """
 
@@ -82,16 +82,16 @@ class BYOL(nn.Module):
             self.target_projector = make_target(self.projector)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The online projection f1(x) = projector(encoder(x)). ``(N, C, H, W) -> (N, d)``."""
+        """The online network f2(f1(x)) = projector(encoder(x)). ``(N, C, H, W) -> (N, d)``."""
         return self.projector(self.encoder(x))
 
     @torch.no_grad()
     def target_embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The target projection f2(x), without gradients. ``(N, C, H, W) -> (N, d)``."""
+        """The target network (the EMA of the online one), without gradients. ``(N, C, H, W) -> (N, d)``."""
         return self.target_projector(self.target_encoder(x))
 
     def forward(self, batch: Any) -> dict[str, Any]:
-        x1, x2 = two_views(batch, self.views)
+        x1, x2 = views_of_batch(batch, self.views)
         x = torch.cat([x1, x2])  # (2N, C, H, W): both views in one pass
         z_online = self.embed(x)  # (2N, d)
         p1, p2 = self.predictor(z_online).chunk(2)  # (N, d) each
@@ -103,7 +103,7 @@ class BYOL(nn.Module):
             z_target = z_online
         z1, z2 = z_target.chunk(2)  # (N, d) each
         loss = byol(p1, z2) + byol(p2, z1)  # symmetric: each view predicts the other's target
-        return {"loss": loss, "std": collapse_std(z_online[: len(x1)].detach()), "momentum": self.momentum}
+        return {"loss": loss, "momentum": self.momentum}
 
     @torch.no_grad()
     def after_step(self, step: int, steps: int) -> None:
@@ -114,9 +114,3 @@ class BYOL(nn.Module):
         ema_update(self.target_encoder, self.encoder, self.momentum)
         ema_update(self.target_projector, self.projector, self.momentum)
 
-
-def train_cli(method: str, argv: list[str]) -> int:
-    """``sslcourse train byol ...`` (see ``sslcourse.collapse.train_cli``)."""
-    from sslcourse.collapse import train_cli as joint_train_cli
-
-    return joint_train_cli(method, argv)

@@ -16,34 +16,29 @@ Lecture notation -> code words:
 
 Kept apart as in open_clip: the model (``MiniCLIP.forward`` returns both embeddings and the
 scale), the loss (``sslcourse.losses.clip.clip_loss``), the objective wrapper that the generic
-loop trains (``CLIPObjective``) and the command (``train_clip`` / ``train_cli``).
+loop trains (``CLIPObjective``) and the run (``sslcourse.recipes.clip``: ``train_clip``, the
+``sslcourse train clip`` command).
 
 A tiny word tokenizer (``CaptionTokenizer``) lives here too: captions of the shapes world use
 a few dozen words, so "one word = one token" is enough (and the text module is not needed).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import re
-import sys
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses.clip import clip_logits, clip_loss
-from ..nn import SmallCNN, resnet18_cifar
-from ..utils import to_float_images
+from sslcourse.losses.clip import clip_logits, clip_loss
+from sslcourse.nn import SmallCNN, resnet18_cifar
+from sslcourse.utils import to_float_images
 
 __all__ = ["CaptionTokenizer", "TextTransformer", "BagOfWords", "MiniCLIP", "CLIPObjective", "CLIPConfig",
-           "CLIPRun", "ContrastChannels", "build_clip", "default_tokenizer", "load_clip", "caption_batches", "train_clip", "train_cli", "LOGIT_SCALE_INIT",
-           "LOGIT_SCALE_MAX"]
+           "ContrastChannels", "build_clip", "LOGIT_SCALE_INIT", "LOGIT_SCALE_MAX"]
 
 LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's initial temperature tau = 0.07
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP clamps 1/tau at 100 "to prevent training instability"
@@ -261,12 +256,14 @@ class CLIPObjective(nn.Module):
         self.model.clamp_logit_scale()
 
 
-# ----------------------------------------------------------------------------- training
+# ----------------------------------------------------------------------------- configuration
 
 
 @dataclass
 class CLIPConfig:
-    """A mini-CLIP run. The CPU defaults are the lecture's run (measured in docs/benchmarks/clip.md).
+    """A mini-CLIP: its towers and the run that trains it (``sslcourse.recipes.clip.train_clip``).
+
+    The CPU defaults are the lecture's run (measured in docs/benchmarks/clip.md).
 
     CLIP's own values in comments (ViT-L/14: 400M pairs, batch 32,768, 32 epochs).
     """
@@ -292,17 +289,6 @@ class CLIPConfig:
     device: str = "auto"
     out: str | None = None  # checkpoint file (with tokenizer and config) or None
     progress: bool = True
-
-
-@dataclass
-class CLIPRun:
-    """The result of ``train_clip``: the trained model, its tokenizer, the loss history, seconds."""
-
-    model: MiniCLIP
-    tokenizer: CaptionTokenizer
-    history: object
-    seconds: float
-    config: CLIPConfig = field(default_factory=CLIPConfig)
 
 
 class ContrastChannels(nn.Module):
@@ -344,142 +330,3 @@ def build_clip(cfg: CLIPConfig, vocab_size: int) -> MiniCLIP:
     else:
         raise ValueError(f"text_tower must be 'transformer' or 'bow', got {cfg.text_tower!r}.")
     return MiniCLIP(image_encoder, text_encoder, cfg.embed_dim)
-
-
-def caption_batches(images: torch.Tensor, captions: Sequence[str], tokenizer: CaptionTokenizer, batch_size: int,
-                    seed: int = 0, device: str | torch.device | None = None):
-    """Resumable shuffled mini-batches ``(images, ids, mask)`` of image-caption pairs (``TensorBatches``)."""
-    from ..train import TensorBatches
-
-    ids, mask = tokenizer.encode(list(captions))
-    return TensorBatches(images, ids, mask, batch_size=batch_size, seed=seed, drop_last=True, device=device)
-
-
-def _training_pairs(cfg: CLIPConfig) -> tuple[torch.Tensor, list[str]]:
-    """Images (uint8) and captions to train on; every image repeated with ``captions_per_image`` captions."""
-    if cfg.dataset == "shapes":
-        from ..data.shapes import make_captioned_shapes, make_captions
-
-        w = make_captioned_shapes(cfg.n_train, seed=cfg.seed, image_size=cfg.image_size, split="train")
-        caps = list(w.captions)
-        for k in range(1, cfg.captions_per_image):
-            caps += make_captions(w.shape, w.colour, w.size, w.background, seed=1000 * cfg.seed + k)
-        return w.images.repeat(cfg.captions_per_image, 1, 1, 1), caps
-    if cfg.dataset == "cifar10":
-        from ..zeroshot import captioned_cifar10
-
-        ds = captioned_cifar10("train", subset=cfg.n_train, seed=cfg.seed, captions_per_image=cfg.captions_per_image)
-        return ds.images, ds.captions
-    raise ValueError(f"dataset must be 'shapes' or 'cifar10', got {cfg.dataset!r}.")
-
-
-def default_tokenizer(dataset: str = "shapes") -> CaptionTokenizer:
-    """Every word the dataset's captions and the zero-shot prompts use."""
-    from .. import zeroshot
-
-    return CaptionTokenizer.from_texts(zeroshot.vocabulary(dataset))
-
-
-def train_clip(cfg: CLIPConfig | None = None, **overrides) -> CLIPRun:
-    """Train a mini-CLIP with the generic loop (AdamW, warmup + cosine, clamped logit scale).
-
-    Args:
-        cfg: the run's configuration (default ``CLIPConfig()``); ``overrides`` replace fields.
-
-    Returns:
-        ``CLIPRun(model, tokenizer, history, seconds)``; the model is in eval mode.
-    """
-    from ..train import fit
-
-    cfg = CLIPConfig(**{**asdict(cfg or CLIPConfig()), **overrides})
-    images, captions = _training_pairs(cfg)
-    tokenizer = default_tokenizer(cfg.dataset)
-    torch.manual_seed(cfg.seed)
-    model = build_clip(cfg, tokenizer.vocab_size)
-    data = caption_batches(images, captions, tokenizer, cfg.batch_size, seed=cfg.seed)
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "embedding" in n]
-    decay = [p for n, p in model.named_parameters() if not (p.ndim < 2 or "embedding" in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    start = time.perf_counter()
-    history = fit(CLIPObjective(model), data, steps=cfg.steps, optimizer=optimizer, warmup_steps=cfg.warmup_steps,
-                  device=cfg.device, progress=cfg.progress, desc=f"mini-CLIP ({cfg.text_tower})", seed=cfg.seed)
-    seconds = time.perf_counter() - start
-    model.eval()
-    if cfg.out:
-        from ..utils import atomic_torch_save
-
-        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save({"model": model.state_dict(), "tokenizer": tokenizer.to_dict(), "config": asdict(cfg)},
-                          cfg.out)
-    return CLIPRun(model, tokenizer, history, seconds, cfg)
-
-
-def load_clip(path: str | Path, map_location: str = "cpu") -> tuple[MiniCLIP, CaptionTokenizer, CLIPConfig]:
-    """A checkpoint written by ``train_clip(out=...)`` -> (model in eval mode, tokenizer, config)."""
-    state = torch.load(path, map_location=map_location, weights_only=False)
-    cfg = CLIPConfig(**state["config"])
-    tokenizer = CaptionTokenizer.from_dict(state["tokenizer"])
-    model = build_clip(cfg, tokenizer.vocab_size)
-    model.load_state_dict(state["model"])
-    return model.eval(), tokenizer, cfg
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def _parser() -> argparse.ArgumentParser:
-    d = CLIPConfig()
-    p = argparse.ArgumentParser(prog="sslcourse train clip",
-                                description="Train a mini-CLIP on captioned images and report zero-shot accuracy, "
-                                            "retrieval recall@k and a few-shot curve.")
-    p.add_argument("--dataset", choices=["shapes", "cifar10"], default=d.dataset)
-    p.add_argument("--n-train", type=int, default=d.n_train, help="training images")
-    p.add_argument("--captions-per-image", type=int, default=d.captions_per_image)
-    p.add_argument("--image-tower", choices=["cnn", "resnet18"], default=d.image_tower)
-    p.add_argument("--image-width", type=int, default=d.image_width)
-    p.add_argument("--text-tower", choices=["transformer", "bow"], default=d.text_tower)
-    p.add_argument("--embed-dim", type=int, default=d.embed_dim)
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device)
-    p.add_argument("--out", default=None, help="checkpoint file (.pt); metrics go beside it as .json")
-    p.add_argument("--n-test", type=int, default=1000, help="test images for the evaluation")
-    p.add_argument("--n-pool", type=int, default=2000, help="labelled images the few-shot probes draw from")
-    p.add_argument("--no-progress", action="store_true")
-    return p
-
-
-def train_cli(method: str, argv: list[str]) -> int:
-    """``sslcourse train clip ARGS``: train, evaluate (zero-shot, retrieval, few-shot), print JSON."""
-    if method != "clip":
-        raise ValueError(f"sslcourse.methods.clip trains 'clip', not {method!r}.")
-    args = _parser().parse_args(argv)
-    opts = vars(args)
-    n_test, n_pool, progress = opts.pop("n_test"), opts.pop("n_pool"), not opts.pop("no_progress")
-    cfg = CLIPConfig(**opts, progress=progress)
-    try:
-        run = train_clip(cfg)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"sslcourse train clip: {err}", file=sys.stderr)
-        return 2
-    from .. import zeroshot
-
-    metrics = zeroshot.evaluate(run.model, run.tokenizer, dataset=cfg.dataset, n_test=n_test, n_fewshot_pool=n_pool,
-                                seed=cfg.seed, image_size=cfg.image_size)
-    metrics["train_seconds"] = round(run.seconds, 1)
-    metrics["config"] = asdict(cfg)
-    text = json.dumps(metrics, indent=2)
-    print(text)
-    if cfg.out:
-        from ..utils import atomic_write
-
-        with atomic_write(Path(cfg.out).with_suffix(".json")) as tmp:
-            Path(tmp).write_text(text)
-    return 0
-
-
-if __name__ == "__main__":  # python -m sslcourse.methods.clip ARGS
-    raise SystemExit(train_cli("clip", sys.argv[1:]))

@@ -10,58 +10,20 @@ Lecture symbol -> code word:
     g: x -> (x1, x2)   -> ``views``     (any callable images -> (x1, x2), e.g. from sslcourse.views)
     f = f2 o f1        -> ``projector(encoder(x))``
     f(x1), f(x2)       -> ``z1``, ``z2``
-
-This file also holds ``two_views``, the small batch-unpacking helper every joint-embedding
-method (BYOL, SimSiam, VICReg) uses.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from sslcourse.evaluate import collapse_std
 from sslcourse.losses.joint import invariance
 from sslcourse.nn import MLP
+from sslcourse.views import Views, views_of_batch
 
-__all__ = ["two_views", "InvarianceConfig", "Invariance", "train_cli"]
-
-Views = Callable[[torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
-
-
-def two_views(batch: Any, views: Views | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two views (x1, x2) of a batch.
-
-    A dict with keys ``"x1"`` and ``"x2"`` holds ready-made views and is used as it is. Otherwise,
-    with ``views`` (g): the images are ``batch`` itself or ``batch[0]`` of an ``(images, labels)``
-    pair, and g makes the two views; without ``views``, ``batch`` must be the pair ``(x1, x2)``.
-
-    Shape:
-        images ``(N, C, H, W)`` -> x1, x2 ``(N, C, H, W)`` floats.
-    """
-    if isinstance(batch, dict):
-        if "x1" in batch and "x2" in batch:  # views made elsewhere (e.g. in a DataLoader)
-            return batch["x1"], batch["x2"]
-        images = batch.get("images", batch.get("x"))
-        if images is None:
-            raise ValueError(f"batch dict needs 'x1'/'x2' or 'images', got keys {sorted(batch)}.")
-    elif isinstance(batch, (tuple, list)):
-        if views is None:
-            if len(batch) >= 2 and torch.is_tensor(batch[1]) and batch[1].shape == batch[0].shape:
-                return batch[0], batch[1]
-            raise ValueError(
-                "without views the batch must be a pair of views (x1, x2); pass views=... "
-                "(e.g. sslcourse.views) to make them from an (images, labels) batch."
-            )
-        images = batch[0]
-    else:
-        images = batch
-    if views is None:
-        raise ValueError("got a batch of images but no views; pass views=... (g: x -> (x1, x2)).")
-    x1, x2 = views(images)
-    return x1, x2
+__all__ = ["InvarianceConfig", "Invariance"]
 
 
 @dataclass
@@ -80,7 +42,8 @@ class Invariance(nn.Module):
         views: g, a callable images -> (x1, x2); None when batches already are (x1, x2).
         config: head sizes.
 
-    ``forward(batch)`` returns ``{"loss", "std"}`` for ``sslcourse.train.fit``.
+    ``forward(batch)`` returns ``{"loss"}`` for ``sslcourse.train.fit``; watch the collapse with
+    ``sslcourse.collapse.CollapseMonitor``.
     """
 
     def __init__(self, encoder: nn.Module, views: Views | None = None, config: InvarianceConfig | None = None) -> None:
@@ -95,16 +58,8 @@ class Invariance(nn.Module):
         return self.projector(self.encoder(x))
 
     def forward(self, batch: Any) -> dict[str, Any]:
-        x1, x2 = two_views(batch, self.views)
+        x1, x2 = views_of_batch(batch, self.views)
         z = self.embed(torch.cat([x1, x2]))  # (2N, d): both views through one pass
         z1, z2 = z.chunk(2)  # (N, d) each
         loss = invariance(z1, z2)
-        return {"loss": loss, "std": collapse_std(z1.detach())}
-
-
-
-def train_cli(method: str, argv: list[str]) -> int:
-    """``sslcourse train invariance ...`` (see ``sslcourse.collapse.train_cli``): watch it collapse."""
-    from sslcourse.collapse import train_cli as joint_train_cli
-
-    return joint_train_cli(method, argv)
+        return {"loss": loss}

@@ -24,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslcourse.evaluate import collapse_std
-from sslcourse.methods.invariance import Views, two_views
 from sslcourse.nn import MLP
+from sslcourse.views import Views, views_of_batch
 
-__all__ = ["SimSiamConfig", "SimSiam", "negative_cosine", "train_cli"]
+__all__ = ["SimSiamConfig", "SimSiam", "negative_cosine"]
 
 
 def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -54,7 +53,7 @@ class SimSiam(nn.Module):
         views: g, a callable images -> (x1, x2); None when batches already are (x1, x2).
         config: sizes and the stop-gradient switch.
 
-    ``forward(batch)`` returns ``{"loss", "std"}``.
+    ``forward(batch)`` returns ``{"loss"}``; ``sslcourse.collapse.CollapseMonitor`` watches for collapse.
     """
 
     def __init__(self, encoder: nn.Module, views: Views | None = None, config: SimSiamConfig | None = None) -> None:
@@ -70,7 +69,7 @@ class SimSiam(nn.Module):
         return self.projector(self.encoder(x))
 
     def forward(self, batch: Any) -> dict[str, Any]:
-        x1, x2 = two_views(batch, self.views)
+        x1, x2 = views_of_batch(batch, self.views)
         z = self.embed(torch.cat([x1, x2]))  # (2N, d)
         p1, p2 = self.predictor(z).chunk(2)  # (N, d) each
         z1, z2 = z.chunk(2)  # (N, d) each
@@ -78,11 +77,5 @@ class SimSiam(nn.Module):
             loss = negative_cosine(p1, z2) / 2 + negative_cosine(p2, z1) / 2
         else:
             loss = -(F.cosine_similarity(p1, z2, dim=-1).mean() + F.cosine_similarity(p2, z1, dim=-1).mean()) / 2
-        return {"loss": loss, "std": collapse_std(z1.detach())}
+        return {"loss": loss}
 
-
-def train_cli(method: str, argv: list[str]) -> int:
-    """``sslcourse train simsiam ...`` (see ``sslcourse.collapse.train_cli``)."""
-    from sslcourse.collapse import train_cli as joint_train_cli
-
-    return joint_train_cli(method, argv)

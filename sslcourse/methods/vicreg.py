@@ -24,12 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from sslcourse.losses.joint import covariance_term, invariance_term, variance_term
-from sslcourse.evaluate import collapse_std
-from sslcourse.methods.invariance import Views, two_views
+from sslcourse.losses.joint import vicreg_terms
 from sslcourse.nn import MLP
+from sslcourse.views import Views, views_of_batch
 
-__all__ = ["VICRegConfig", "VICReg", "train_cli"]
+__all__ = ["VICRegConfig", "VICReg"]
 
 
 @dataclass
@@ -52,7 +51,8 @@ class VICReg(nn.Module):
         views: g, a callable images -> (x1, x2); None when batches already are (x1, x2).
         config: sizes and the weights lambda, mu, nu.
 
-    ``forward(batch)`` returns ``{"loss", "invariance", "variance", "covariance", "std"}``.
+    ``forward(batch)`` returns ``{"loss", "invariance", "variance", "covariance"}``: the three
+    terms of ``sslcourse.losses.joint.vicreg_terms`` and their weighted sum (``losses.joint.vicreg``).
     """
 
     def __init__(self, encoder: nn.Module, views: Views | None = None, config: VICRegConfig | None = None) -> None:
@@ -68,18 +68,9 @@ class VICReg(nn.Module):
 
     def forward(self, batch: Any) -> dict[str, Any]:
         cfg = self.config
-        x1, x2 = two_views(batch, self.views)
+        x1, x2 = views_of_batch(batch, self.views)
         z1, z2 = self.embed(torch.cat([x1, x2])).float().chunk(2)  # (N, d) each; statistics in fp32
-        s = invariance_term(z1, z2)
-        v = (variance_term(z1) + variance_term(z2)) / 2
-        c = covariance_term(z1) + covariance_term(z2)
-        loss = cfg.sim * s + cfg.var * v + cfg.cov * c
-        return {"loss": loss, "invariance": s.detach(), "variance": v.detach(), "covariance": c.detach(),
-                "std": collapse_std(z1.detach())}
+        terms = vicreg_terms(z1, z2)  # the same three terms losses.joint.vicreg weighs
+        loss = cfg.sim * terms["invariance"] + cfg.var * terms["variance"] + cfg.cov * terms["covariance"]
+        return {"loss": loss, **{name: t.detach() for name, t in terms.items()}}
 
-
-def train_cli(method: str, argv: list[str]) -> int:
-    """``sslcourse train vicreg ...`` (see ``sslcourse.collapse.train_cli``)."""
-    from sslcourse.collapse import train_cli as joint_train_cli
-
-    return joint_train_cli(method, argv)

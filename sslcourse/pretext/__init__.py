@@ -16,15 +16,16 @@ Each model's ``forward(batch)`` applies its g to the images of the batch (labels
 ignored) and returns ``{"loss": ..., "acc": ...}`` for ``sslcourse.train.fit``. After
 pretraining only ``model.encoder`` (f1) is kept; the head is thrown away.
 
-Command line: ``sslcourse train rotation|colorization|patches|jigsaw [options]`` (see ``cli.py``).
+The tasks by name: ``registry.py``. Command line: ``sslcourse train rotation|colorization|patches|jigsaw
+[options]`` (the recipe ``sslcourse.recipes.pretext``).
 """
 from sslcourse.pretext.base import LUMA_WEIGHTS, PixelEncoder, build_backbone, images_from_batch, to_float_images
-from sslcourse.pretext.cli import METHODS, build_model, train_cli
 from sslcourse.pretext.colorization import (Colorization, ab_bin_centers, colorization_pair, lab_to_rgb,
                                             quantize_ab, rgb_to_gray, rgb_to_lab)
 from sslcourse.pretext.jigsaw import Jigsaw, jigsaw_tiles, permutation_set
 from sslcourse.pretext.patches import (NEIGHBOURS, RelativePatchPlacement, crop_patches, grid_extent,
                                        patch_pair_positions, sample_patch_pairs)
+from sslcourse.pretext.registry import DATASETS, METHODS, build_model, default_grid, load_images
 from sslcourse.pretext.rotation import RotationPrediction, rotate_batch, rotation_pairs
 from sslcourse.pretext.transfer import Resized, format_table, random_encoder, supervised_from_scratch, transfer_table
 from sslcourse.pretext.upright import ORIENTED_SHAPES, load_upright_shapes
@@ -37,5 +38,5 @@ __all__ = [
     "RelativePatchPlacement",
     "permutation_set", "jigsaw_tiles", "Jigsaw",
     "transfer_table", "supervised_from_scratch", "random_encoder", "format_table", "Resized",
-    "load_upright_shapes", "ORIENTED_SHAPES", "METHODS", "build_model", "train_cli",
+    "load_upright_shapes", "ORIENTED_SHAPES", "METHODS", "DATASETS", "build_model", "default_grid", "load_images",
 ]

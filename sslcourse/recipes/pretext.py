@@ -5,7 +5,10 @@
     sslcourse train patches --data cifar10 --n-train 10000 --steps 2000
     sslcourse train rotation --data cifar10 --n-train 0 --encoder resnet18 --steps 20000 --device cuda
 
-After training it saves ``OUT/<method>.pt`` (a resumable checkpoint of the whole model),
+The model comes from ``sslcourse.pretext`` (``registry.build_model``), the loop is
+``sslcourse.train.fit``, the transfer table is ``sslcourse.pretext.transfer``.
+After training it saves ``OUT/<method>.pt`` (a resumable checkpoint of the whole model, loaded by
+``load_model``),
 ``OUT/<method>_encoder.pt`` (f1 only) and ``OUT/<method>_transfer.json``, and prints the
 linear-probe / kNN table against raw pixels, a random-init encoder and (optionally) supervised
 training from scratch on the same labels.
@@ -20,66 +23,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sslcourse.pretext.base import PixelEncoder, build_backbone
+from sslcourse import checkpoint as ckpt_format
+from sslcourse.plot import save_curves
+from sslcourse.pretext.registry import DATASETS, METHODS, build_model, load_images
+from sslcourse.pretext.transfer import format_table, random_encoder, transfer_table
+from sslcourse.train import TensorBatches, fit
+from sslcourse.utils import atomic_torch_save, atomic_write, get_device
 
-__all__ = ["METHODS", "DATASETS", "build_model", "default_grid", "load_images", "train_cli"]
+__all__ = ["NAMES", "load_model", "main"]
 
-METHODS = ("rotation", "colorization", "patches", "jigsaw")
-DATASETS = ("upright-oriented", "upright-shapes", "shapes", "cifar10")
-
-
-def default_grid(image_size: int) -> tuple[int, int, int]:
-    """(patch, gap, jitter) of a 3x3 grid that fits an image: patch = size/4, jitter = size/32."""
-    patch, jitter = image_size // 4, max(1, image_size // 32)
-    gap = (image_size - 3 * patch - 6 * jitter) // 2
-    if patch < 8 or gap < 1:
-        raise ValueError(f"images of {image_size}px are too small for a 3x3 grid of >= 8px patches with a gap; "
-                         "use --image-size 32 or more")
-    return patch, gap, jitter
+NAMES = METHODS
 
 
-def build_model(method: str, backbone: str = "small", width: int = 32, image_size: int = 32) -> nn.Module:
-    """The pretext model for ``method`` with a fresh f1 (``model.encoder``)."""
-    from sslcourse.pretext.colorization import Colorization
-    from sslcourse.pretext.jigsaw import Jigsaw
-    from sslcourse.pretext.patches import RelativePatchPlacement
-    from sslcourse.pretext.rotation import RotationPrediction
-
-    if method not in METHODS:
-        raise ValueError(f"unknown pretext task {method!r}; choose one of: {', '.join(METHODS)}")
-    encoder = PixelEncoder(build_backbone(backbone, width), grayscale=(method == "colorization"))
-    if method == "rotation":
-        return RotationPrediction(encoder)
-    if method == "colorization":
-        return Colorization(encoder)
-    patch, gap, jitter = default_grid(image_size)
-    if method == "patches":
-        return RelativePatchPlacement(encoder, patch_size=patch, gap=gap, jitter=jitter)
-    return Jigsaw(encoder, tile_size=patch, gap=gap, jitter=jitter)
-
-
-def load_images(name: str, split: str, n: int | None, image_size: int = 32, seed: int = 0):
-    """An ``ImageDataset`` for the CLI and the lecture (one of ``DATASETS``).
-
-    ``upright-oriented``: the upright shapes world, only the four shapes with an "up" (what rotation
-    prediction needs, see ``pretext/upright.py``); ``upright-shapes``: all eight upright shapes;
-    ``shapes``: the course's shapes world as it is; ``cifar10``: the local CIFAR-10 copy.
-    ``n=None`` or 0 means the whole split (10,000 / 2,000 generated shapes, of which the oriented
-    subset keeps about half; 50,000 / 10,000 CIFAR-10).
-    """
-    from sslcourse.data import load_dataset
-    from sslcourse.pretext.upright import ORIENTED_SHAPES, load_upright_shapes
-
-    n = n or None
-    if name == "upright-oriented":
-        return load_upright_shapes(split, n=n, seed=seed, image_size=image_size, classes=ORIENTED_SHAPES)
-    if name == "upright-shapes":
-        return load_upright_shapes(split, n=n, seed=seed, image_size=image_size)
-    if name == "shapes":
-        return load_dataset("shapes", split, subset=n, seed=seed, image_size=image_size)
-    if name == "cifar10":
-        return load_dataset("cifar10", split, subset=n, seed=seed)
-    raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The pretext model of a ``OUT/<method>.pt`` checkpoint (``.encoder`` is f1), in eval mode."""
+    ckpt = ckpt_format.read(path, "train with `sslcourse train rotation|colorization|patches|jigsaw` first.")
+    cfg = ckpt["config"]
+    model = build_model(ckpt["method"], cfg["backbone"], cfg["width"], cfg["image_size"])
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval()
 
 
 def _parser(method: str) -> argparse.ArgumentParser:
@@ -109,12 +71,8 @@ def _parser(method: str) -> argparse.ArgumentParser:
     return p
 
 
-def train_cli(method: str, argv: list[str]) -> int:
-    """Entry point of ``sslcourse train <method>``; returns the exit status."""
-    from sslcourse.pretext.transfer import format_table, random_encoder, transfer_table
-    from sslcourse.train import TensorBatches, fit
-    from sslcourse.utils import atomic_torch_save, atomic_write, get_device
-
+def main(method: str, argv: list[str]) -> int:
+    """``sslcourse train rotation|colorization|patches|jigsaw [options]``; returns the exit status."""
     if method not in METHODS:
         print(f"sslcourse train: {method!r} is not a pretext task ({', '.join(METHODS)})", file=sys.stderr)
         return 2
@@ -135,9 +93,14 @@ def train_cli(method: str, argv: list[str]) -> int:
           f"{args.steps} steps of {args.batch_size}, {args.encoder} encoder, device {device}")
     data = TensorBatches(train.images, batch_size=min(args.batch_size, len(train)), seed=args.seed,
                          device=device if device.type == "cuda" else None)
+    config = {"backbone": args.encoder, "width": args.width, "image_size": int(train.images.shape[-1]),
+              "data": args.data, "run": vars(args)}
     history = fit(model, data, steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, device=device,
                   warmup_steps=min(100, args.steps // 10), checkpoint=out / f"{method}.pt",
-                  checkpoint_every=args.checkpoint_every, progress=not args.no_progress, desc=method, seed=args.seed)
+                  checkpoint_every=args.checkpoint_every, progress=not args.no_progress, desc=method, seed=args.seed,
+                  method=method, config=config)
+    save_curves(history, ["loss", "acc"] if "acc" in history.rows[-1] else ["loss"], out / f"{method}_curves.png",
+                title=f"{method} on {args.data}")
     first, last = history.rows[0], history.rows[-1]
     print(f"pretext loss {first['loss']:.3f} -> {last['loss']:.3f}, pretext accuracy {last.get('acc', float('nan')):.3f}")
     atomic_torch_save(model.encoder.state_dict(), out / f"{method}_encoder.pt")
