@@ -101,7 +101,7 @@ def main() -> int:
 
     common = dict(dataset="cifar10", data_root=args.data, encoder="resnet18", batch_size=args.batch_size,
                   optimizer=args.optimizer, lr=args.lr, temperature=args.temperature, proj_hidden=512,
-                  proj_dim=128, device="cuda", resume=False, progress=False, log_every=1000)
+                  proj_dim=128, device="cuda", resume=False, progress=False)
     if dry:
         n_train = 1024
         common.update(encoder="small", width=8, batch_size=128, device="cpu", train_subset=n_train,
@@ -148,9 +148,9 @@ def main() -> int:
         "config": m["config"],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print("\ntraining min   epoch   kNN top-1")
+    print("\ntraining min     epoch   kNN top-1")
     for r in m["knn"]:
-        print(f"{r['train_time_s'] / 60:12.2f}   {r['epoch']:5d}   {100 * r['knn']:6.2f}%")
+        print(f"{r['train_time_s'] / 60:12.2f}   {r['epoch']:>7}   {100 * r['knn']:6.2f}%")
     at = lambda minutes: max((r["knn"] for r in m["knn"] if r["train_time_s"] <= 60 * minutes), default=math.nan)
     print(f"\nimages/s {m['images_per_s']:,.0f}; kNN {100 * m['final_knn']:.2f}% after "
           f"{m['train_time_s'] / 60:.2f} min of training ({m['epochs_done']} epochs); best kNN within 5 min "

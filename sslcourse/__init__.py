@@ -12,11 +12,14 @@ One concept per module (see COURSE.md section 4):
     methods/     SimCLR, BYOL, SimSiam, VICReg, naive invariance, CLIP: forward(batch) -> loss
     ema.py, lars.py, collapse.py   the EMA target update, the LARS optimizer, collapse monitoring
     zeroshot.py  zero-shot classification from prompts, retrieval recall@k, few-shot probes
-    train.py     the one training loop
+    train.py     the one training loop; checkpoint.py its one file format
     evaluate.py  kNN, linear probe, label efficiency, collapse diagnostics
+    recipes/     one module per `sslcourse train NAME` command, each a run on train.fit
     plot.py      figures
-    course.py    release, autograde, render (nbgrader / nbconvert)
+    course/      release, collect, staging, grading worker, schedule, report, render, demo (nbgrader)
     cli.py       the `sslcourse` command
+
+The layers and what each may import: docs/architecture.md.
 """
 
 __version__ = "0.1.0"

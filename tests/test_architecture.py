@@ -38,7 +38,6 @@ LAZY_OK = {"nbgrader", "nbconvert", "nbformat", "torchvision", "matplotlib", "sk
 # through them) are all gone; the cycle check would leave listed edges out.
 KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_HIDDEN = {
-    ("cli", "course"),
     ("data", "data.shapes"),
     ("data.shapes", "data.images"),
     ("finetune", "train"),

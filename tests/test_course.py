@@ -8,6 +8,8 @@ import pytest
 
 from conftest import make_course
 from sslcourse import course
+from sslcourse.course.common import _gid as grade_id
+from sslcourse.course.staging import _stage as stage
 
 
 def test_release_strips_solutions_and_hidden_tests(tmp_path):
@@ -95,7 +97,7 @@ def test_staging_repairs_a_submission_into_the_release_shape(tmp_path, released_
     (src / "my copy.ipynb").write_text(json.dumps(sol))
     (src / "helper.py").write_text("import os")
     (src / ".DS_Store").write_text("")
-    staged = course._stage(src, tmp_path / "staged", release, "ann", "00_fixture", source)
+    staged = stage(src, tmp_path / "staged", release, "ann", "00_fixture", source)
     reason = "; ".join(staged.notes)
     assert not staged.zero_reason
     assert "renamed notebook 'my copy.ipynb' graded as 00_fixture.ipynb" in reason
@@ -104,7 +106,7 @@ def test_staging_repairs_a_submission_into_the_release_shape(tmp_path, released_
     assert "ignored extra files: helper.py" in reason and "DS_Store" not in reason
     out = course.read_notebook(tmp_path / "staged" / "00_fixture.ipynb")
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in out.cells]
-    expected = [course._gid(c) for c in release["00_fixture"].cells]
+    expected = [grade_id(c) for c in release["00_fixture"].cells]
     assert [i for i in ids if i] == [i for i in expected if i]  # every tracked cell, release order
     assert not (tmp_path / "staged" / "helper.py").exists()
 
@@ -121,7 +123,7 @@ def test_ungradable_submissions_get_a_one_line_reason(tmp_path, released_fixture
     src.mkdir()
     for name, text in files.items():
         (src / name).write_text(text)
-    staged = course._stage(src, tmp_path / "staged", release, "bo", "00_fixture", source)
+    staged = stage(src, tmp_path / "staged", release, "bo", "00_fixture", source)
     assert words in staged.zero_reason and "\n" not in staged.zero_reason
 
 

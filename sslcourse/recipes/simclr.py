@@ -235,11 +235,14 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
 
     # -- final evaluation, metrics.json, curves.png ---------------------------------------
     epochs = _epochs(history, steps_per_epoch, cfg.batch_size)
-    knn = [{"epoch": r["step"] / steps_per_epoch, "train_time_s": r["train_time_s"], "knn": r["knn"]}
+    def epoch_of(step: int) -> float:  # whole epochs as ints (a time limit without checkpoints may stop mid-epoch)
+        return step // steps_per_epoch if step % steps_per_epoch == 0 else round(step / steps_per_epoch, 2)
+
+    knn = [{"epoch": epoch_of(r["step"]), "train_time_s": r["train_time_s"], "knn": r["knn"]}
            for r in history.rows if "knn" in r]
-    if not knn or knn[-1]["epoch"] != len(epochs):  # stopped by the time limit between two kNN epochs
-        last = history.rows[-1] if history.rows else {"step": 0, "train_time_s": 0.0}
-        knn.append({"epoch": last["step"] / steps_per_epoch, "train_time_s": last["train_time_s"],
+    last = history.rows[-1] if history.rows else {"step": 0, "train_time_s": 0.0}
+    if not knn or knn[-1]["epoch"] != epoch_of(last["step"]):  # stopped by the time limit between two kNN epochs
+        knn.append({"epoch": epoch_of(last["step"]), "train_time_s": last["train_time_s"],
                     **monitor(last["step"], model, history)})
     probe = None
     if cfg.probe:

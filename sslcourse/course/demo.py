@@ -1,0 +1,69 @@
+"""The whole demo (`make course`): release, lectures, a graded demo class, build/index.html."""
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import time
+from pathlib import Path
+
+from sslcourse.course.common import CourseError, _course_root, assignments
+from sslcourse.course.release import release
+from sslcourse.course.render import render
+from sslcourse.course.report import Grade, grade_table
+from sslcourse.course.schedule import autograde
+from sslcourse.utils import atomic_write
+
+
+def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int = 1) -> Path:
+    """`make course`: release, render the lectures, grade a demo class, write build/index.html.
+
+    The demo class has two students per assignment: `perfect-student` submits the solution notebook
+    and must get full autograded marks; `blank-student` submits the untouched release and must get 0.
+    """
+    root = _course_root(root)
+    names = assignments(root)
+    release(root, names)
+    rendered = render(root=root, out=root / "build" / "lectures") if lectures else []
+
+    demo = root / "build" / "grading-demo"
+    if demo.exists():
+        shutil.rmtree(demo)
+    (demo / "submitted").mkdir(parents=True)
+    shutil.copy(root / "nbgrader_config.py", demo / "nbgrader_config.py")
+    for name in names:
+        for student, folder in (("perfect-student", "solutions"), ("blank-student", "exercises")):
+            dst = demo / "submitted" / student / name
+            shutil.copytree(root / folder / name, dst)
+    grades = autograde(demo, names=names, source=str(root / "solutions"), jobs=jobs)
+    table = grade_table(grades)
+    index = write_index(root / "build", rendered, names, grades, table)
+    print(table)
+    bad = [g for g in grades if (g.student == "perfect-student") != (g.score == g.max_score) or g.score is None]
+    print(f"\ncourse built: {index}")
+    print(f"  {len(names)} assignments released to exercises/, {len(rendered) // 2} lectures rendered, "
+          f"grade report in {demo / 'grades.csv'}")
+    if bad:
+        raise CourseError("demo grading is wrong for: " + ", ".join(f"{g.student}/{g.assignment}" for g in bad))
+    return index
+
+
+def write_index(build: Path, rendered: list[Path], names: list[str], grades: list[Grade], table: str) -> Path:
+    """build/index.html linking the rendered lectures, the exercises and the demo grade report."""
+    def link(path: Path) -> str:
+        rel = os.path.relpath(path, build)
+        return f'<a href="{html.escape(rel)}">{html.escape(path.name)}</a>'
+
+    lecture_items = "".join(f"<li>{link(p)}</li>" for p in rendered) or "<li>(lectures not rendered)</li>"
+    exercise_items = "".join(
+        f"<li>{html.escape(n)}: {', '.join(link(p) for p in sorted((build.parent / 'exercises' / n).glob('*.ipynb')))}</li>"
+        for n in names)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>sslcourse</title></head><body>
+<h1>Self-supervised learning: the course</h1>
+<h2>Lectures</h2><ul>{lecture_items}</ul>
+<h2>Exercises (student release)</h2><ul>{exercise_items}</ul>
+<h2>Demo grading</h2><pre>{html.escape(table)}</pre>
+<p>Built {time.strftime('%Y-%m-%d %H:%M')}.</p></body></html>"""
+    with atomic_write(build / "index.html") as tmp:
+        tmp.write_text(page)
+    return build / "index.html"

@@ -1,0 +1,67 @@
+"""Reports: the grade of each (student, assignment), grades.csv, and the table a TA reads."""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+
+from sslcourse.utils import atomic_write
+
+
+@dataclass
+class Grade:
+    """One row of the grade table: a student's result on one assignment."""
+
+    student: str
+    assignment: str
+    score: float | None  # autograded points (None: not graded)
+    max_score: float  # autograded points available
+    manual_pending: float  # points of free-text answers still to be graded by hand
+    reason: str = ""  # one line when something went wrong (or was repaired)
+
+
+def write_grades_csv(grades: list[Grade], path: str | os.PathLike) -> None:
+    """grades.csv: one row per (student, assignment), written atomically."""
+    with atomic_write(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["student", "assignment", "score", "max_score", "manual_pending", "reason"])
+            for g in grades:
+                writer.writerow([g.student, g.assignment, "" if g.score is None else g.score,
+                                 g.max_score, g.manual_pending, g.reason])
+
+
+def merge_grades_csv(paths: list[str | os.PathLike], out: str | os.PathLike) -> list[Grade]:
+    """Merge the grades.csv of several shards (e.g. a Slurm array) into one; a later file wins a tie."""
+    rows: dict[tuple[str, str], Grade] = {}
+    for path in paths:
+        with open(path, newline="") as fh:
+            for r in csv.DictReader(fh):
+                rows[r["student"], r["assignment"]] = Grade(
+                    r["student"], r["assignment"], float(r["score"]) if r["score"] else None,
+                    float(r["max_score"]), float(r["manual_pending"]), r["reason"])
+    grades = [rows[k] for k in sorted(rows)]
+    write_grades_csv(grades, out)
+    return grades
+
+
+def grade_table(grades: list[Grade]) -> str:
+    """A plain-text table: students x assignments, autograded score / max, '*' = free text to grade.
+
+    Below it, one line per (student, assignment) with a reason: what failed or was repaired.
+    """
+    names = sorted({g.assignment for g in grades})
+    students = sorted({g.student for g in grades})
+    cell = {(g.student, g.assignment): g for g in grades}
+
+    def fmt(g: Grade | None) -> str:
+        if g is None or g.score is None:
+            return "-"
+        return f"{g.score:g}/{g.max_score:g}" + ("*" if g.manual_pending else "")
+
+    rows = [["student", *names]] + [[s, *(fmt(cell.get((s, n))) for n in names)] for s in students]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    problems = [f"  {g.student} / {g.assignment}: {g.reason}" for g in grades if g.reason]
+    legend = "autograded points / available; * = free-text answers still to grade by hand in formgrader"
+    return "\n".join(lines + [legend] + (["problems:"] + problems if problems else []))
