@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from sslcourse.bert import MiniBERT
 from sslcourse.data.english import TAGS, TOPICS, Story, word_tags
 from sslcourse.tokenizer import Tokenizer
+from sslcourse.train import fit
 
 __all__ = ["SequenceClassifier", "TokenTagger", "SpanExtractor", "task_examples", "finetune", "TASKS"]
 
@@ -216,8 +217,6 @@ def finetune(task: str, bert: MiniBERT, tok: Tokenizer, train: Sequence[Story], 
     Returns:
         held-out accuracy: topic accuracy, entity-word tag accuracy, or span exact match.
     """
-    from sslcourse.train import fit
-
     torch.manual_seed(seed)
     encoder = copy.deepcopy(bert).cpu()
     if not pretrained:

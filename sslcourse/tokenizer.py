@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from sslcourse.data.english import tokenize_words
+from sslcourse.utils import atomic_write
 
 __all__ = ["Tokenizer", "SPECIAL_TOKENS"]
 
@@ -109,8 +110,6 @@ class Tokenizer:
 
     def save(self, path: str | Path) -> None:
         """Write the vocabulary as JSON (atomically)."""
-        from sslcourse.utils import atomic_write
-
         with atomic_write(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=0), encoding="utf-8")
 

@@ -180,7 +180,6 @@ def test_jigsaw_tiles_are_a_permutation_of_the_grid():
 
 def test_upright_world_is_the_shapes_world_with_upright_shapes():
     from sslcourse.data import shapes as world
-    from sslcourse.pretext.upright import _UprightRng
 
     before = getattr(world, "_ROTATION", None)
     ds = pretext.load_upright_shapes("train", n=64, image_size=16)
@@ -191,12 +190,13 @@ def test_upright_world_is_the_shapes_world_with_upright_shapes():
     assert list(sub.classes) == list(pretext.ORIENTED_SHAPES) and 0 < len(sub) < 64
     names = [ds.classes[int(c)] for c in ds.labels]
     assert [sub.classes[int(c)] for c in sub.labels] == [c for c in names if c in pretext.ORIENTED_SHAPES]
-    # the fallback generator narrows only the per-image full-turn angle draw
-    rng = _UprightRng(np.random.default_rng(0), max_degrees=15)
-    assert np.abs(rng.uniform(0, 2 * np.pi, 1000)).max() <= np.deg2rad(15)
-    assert np.abs(rng.uniform(-180, 180, 1000)).max() <= 15
-    wide = rng.uniform(0, 2 * np.pi, (1000, 1, 1))  # texture directions: untouched
-    assert wide.max() > 6.0 and rng.uniform(0.3, 0.4, 10).min() >= 0.3 and rng.narrowed == 2
+    # only the angle range differs: every shape within +-15 degrees, against +-45 in the standard world
+    upright = world.make_captioned_shapes(512, image_size=16, max_rotation=15.0)
+    standard = world.make_captioned_shapes(512, image_size=16)
+    angles = lambda w: np.degrees(w.extra["geometry"][:, 3].numpy())  # noqa: E731
+    assert np.abs(angles(upright)).max() <= 15.0 and np.abs(angles(standard)).max() > 40.0
+    assert torch.equal(upright.shape, standard.shape) and upright.captions == standard.captions
+    assert torch.equal(ds.images, world.load_shapes("train", n=64, image_size=16, max_rotation=15.0).images)
 
 
 @pytest.mark.parametrize("method,size,n", [("rotation", 16, 16), ("colorization", 16, 32), ("patches", 32, 64),

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sslcourse import grading, utils
+from sslcourse import grading, notebook, utils
 
 
 def test_pick_follows_the_context(monkeypatch):
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    assert utils.pick(cpu=100, grading=5, gpu=1000) == (1000 if torch.cuda.is_available() else 100)
+    assert notebook.pick(cpu=100, grading=5, gpu=1000) == (1000 if torch.cuda.is_available() else 100)
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert utils.is_autograding() and utils.pick(cpu=100, grading=5, gpu=1000) == 5
-    assert utils.pick(cpu=100) == 100
+    assert notebook.is_autograding() and notebook.pick(cpu=100, grading=5, gpu=1000) == 5
+    assert notebook.pick(cpu=100) == 100
 
 
 def test_atomic_write_leaves_nothing_half_written(tmp_path):

@@ -29,6 +29,7 @@ from .images import (
     photo_patches,
     stratified_indices,
 )
+from .shapes import load_shapes  # after .images: the shapes world builds ImageDatasets
 
 __all__ = [
     "DATASETS",
@@ -92,8 +93,6 @@ def _load(name: str, split: str, root: str | os.PathLike | None, subset: int | N
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     if key == "shapes":
-        from .shapes import load_shapes  # the generated world lives in its own module
-
         return load_shapes(split=split, subset=subset, seed=seed, **options)
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r} for dataset {name!r}; use 'train' or 'test'")

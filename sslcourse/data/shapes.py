@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sslcourse.data.images import ImageDataset
+
 __all__ = [
     "SHAPES", "COLOURS", "COLOUR_RGB", "SIZES", "TEXTURES", "HELDOUT_COMBOS", "CAPTION_TEMPLATES",
     "CaptionedShapes", "make_captioned_shapes", "make_captions", "load_shapes", "is_heldout",
@@ -252,8 +254,10 @@ def _shape_masks(u: np.ndarray, v: np.ndarray, shape_id: int) -> np.ndarray:
     raise ValueError(f"unknown shape id {shape_id}")
 
 
-def _render(f: dict[str, np.ndarray], image_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draw the images of a chunk: textured background, then the anti-aliased shape.
+def _render(f: dict[str, np.ndarray], image_size: int, rng: np.random.Generator,
+            max_rotation: float = _ROTATION) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the images of a chunk: textured background, then the anti-aliased shape rotated uniformly
+    within [-max_rotation, max_rotation] degrees.
 
     Returns:
         images ``(n, 3, H, W)`` uint8 and the geometry ``(n, 4)``: centre x, centre y, radius (pixels), angle.
@@ -264,7 +268,7 @@ def _render(f: dict[str, np.ndarray], image_size: int, rng: np.random.Generator)
     lo = np.maximum(radius, _CENTRE_LO * H)
     cx = rng.uniform(lo, H - lo)
     cy = rng.uniform(lo, H - lo)
-    theta = rng.uniform(-_ROTATION, _ROTATION, n) * np.pi / 180
+    theta = rng.uniform(-max_rotation, max_rotation, n) * np.pi / 180
     f32 = np.float32
     fg = (COLOUR_RGB[f["colour"]] * rng.uniform(0.85, 1.1, (n, 1)) + rng.normal(0, 12, (n, 3))).astype(f32)  # (n, 3)
     base = (COLOUR_RGB[f["background"]] * rng.uniform(0.7, 1.0, (n, 1))).astype(f32)                     # (n, 3)
@@ -322,6 +326,7 @@ def make_captioned_shapes(
     seed: int = 0,
     image_size: int = 32,
     split: str = "train",
+    max_rotation: float = _ROTATION,
 ) -> CaptionedShapes:
     """Generate n captioned images of the shapes world, deterministically.
 
@@ -335,6 +340,8 @@ def make_captioned_shapes(
         image_size: H = W in pixels (>= 16; 32 by default, like CIFAR-10).
         split: ``"train"`` or ``"test"`` (every colour-shape pair except ``HELDOUT_COMBOS``) or
             ``"heldout"`` (only the held-out pairs).
+        max_rotation: shapes are rotated uniformly within [-max_rotation, max_rotation] degrees
+            (small values give the upright world of ``sslcourse.pretext.upright``).
 
     Returns:
         ``CaptionedShapes`` with uint8 images ``(n, 3, image_size, image_size)`` and one caption each.
@@ -349,7 +356,7 @@ def make_captioned_shapes(
     for b in range(-(-n // _BLOCK)):
         rng = np.random.default_rng([seed, _SPLIT_ID[split], image_size, b])
         f = _sample_factors(_BLOCK, split, rng)
-        images, geometry = _render(f, image_size, rng)
+        images, geometry = _render(f, image_size, rng, max_rotation)
         which = rng.integers(0, len(CAPTION_TEMPLATES), _BLOCK)
         caps = [_caption(CAPTION_TEMPLATES[t], s, c, z, g)
                 for t, s, c, z, g in zip(which, f["shape"], f["colour"], f["size"], f["background"])]
@@ -374,6 +381,7 @@ def load_shapes(
     subset: int | None = None,
     seed: int = 0,
     image_size: int = 32,
+    max_rotation: float = _ROTATION,
 ):
     """The shapes world as a labelled image dataset (class = shape), like every other dataset of the course.
 
@@ -385,6 +393,7 @@ def load_shapes(
             the full split: ``subset=100`` gives the first 100 images of the default split).
         seed: world seed.
         image_size: H = W in pixels.
+        max_rotation: the shapes' rotation range in degrees (see ``make_captioned_shapes``).
 
     Returns:
         ``sslcourse.data.images.ImageDataset(images uint8 (N, 3, H, W), labels int64 (N,), classes)``.
@@ -394,21 +403,10 @@ def load_shapes(
     n = _DEFAULT_N[split] if n is None else int(n)
     if subset is not None:
         n = min(n, int(subset))
-    world = make_captioned_shapes(n, seed=seed, image_size=image_size, split=split)
+    world = make_captioned_shapes(n, seed=seed, image_size=image_size, split=split, max_rotation=max_rotation)
     return _image_dataset(world.images, world.shape, list(SHAPES))
 
 
-def _image_dataset(images: torch.Tensor, labels: torch.Tensor, classes: list[str]):
-    """Build the data helper's ImageDataset (a minimal stand-in while sslcourse.data.images is missing)."""
-    try:
-        from sslcourse.data.images import ImageDataset
-    except ImportError:  # pragma: no cover - only before the data module lands
-        @dataclass
-        class ImageDataset:  # type: ignore[no-redef]
-            images: torch.Tensor
-            labels: torch.Tensor
-            classes: list
-
-            def __len__(self) -> int:
-                return int(self.images.shape[0])
+def _image_dataset(images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> ImageDataset:
+    """The course's ImageDataset of generated images."""
     return ImageDataset(images=images, labels=labels, classes=classes)

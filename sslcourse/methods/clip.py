@@ -35,6 +35,7 @@ from torch import nn
 
 from sslcourse.losses.clip import clip_logits, clip_loss
 from sslcourse.nn import SmallCNN, resnet18_cifar
+from sslcourse.transformer import TransformerBlock, padding_mask
 from sslcourse.utils import to_float_images
 
 __all__ = ["CaptionTokenizer", "TextTransformer", "BagOfWords", "MiniCLIP", "CLIPObjective", "CLIPConfig",
@@ -132,8 +133,6 @@ class TextTransformer(nn.Module):
     def __init__(self, vocab_size: int, width: int = 64, layers: int = 2, heads: int = 4, max_len: int = 16,
                  dropout: float = 0.0) -> None:
         super().__init__()
-        from ..transformer import TransformerBlock
-
         self.token_embedding = nn.Embedding(vocab_size, width)
         self.position_embedding = nn.Parameter(torch.zeros(max_len, width))
         nn.init.normal_(self.position_embedding, std=0.02)
@@ -142,8 +141,6 @@ class TextTransformer(nn.Module):
         self.out_dim, self.max_len = width, max_len
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        from ..transformer import padding_mask
-
         T = ids.shape[1]
         if T > self.max_len:
             raise ValueError(f"captions of {T} tokens are longer than the text tower's max_len={self.max_len}; "

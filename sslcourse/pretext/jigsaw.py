@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslcourse.nn import MLP
 from sslcourse.pretext.base import PixelEncoder, images_from_batch
 from sslcourse.pretext.patches import crop_patches
 
@@ -94,8 +95,6 @@ class Jigsaw(nn.Module):
     def __init__(self, encoder: PixelEncoder, num_permutations: int = 64, tile_size: int = 8, gap: int = 1,
                  jitter: int = 1, hidden_dim: int = 512, seed: int = 0) -> None:
         super().__init__()
-        from sslcourse.nn import MLP
-
         self.encoder = encoder
         self.register_buffer("perms", permutation_set(num_permutations, seed), persistent=True)
         self.tile_size, self.gap, self.jitter = tile_size, gap, jitter

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslcourse.nn import MLP
 from sslcourse.pretext.base import PixelEncoder, images_from_batch
 
 __all__ = ["NEIGHBOURS", "grid_extent", "patch_pair_positions", "crop_patches", "sample_patch_pairs",
@@ -129,8 +130,6 @@ class RelativePatchPlacement(nn.Module):
     def __init__(self, encoder: PixelEncoder, patch_size: int = 8, gap: int = 1, jitter: int = 1,
                  hidden_dim: int = 256) -> None:
         super().__init__()
-        from sslcourse.nn import MLP
-
         self.encoder = encoder
         self.patch_size, self.gap, self.jitter = patch_size, gap, jitter
         self.head = MLP(2 * encoder.out_dim, hidden_dim, self.num_classes, num_layers=2)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslcourse.nn import MLP
 from sslcourse.pretext.base import PixelEncoder, images_from_batch
 
 __all__ = ["rotate_batch", "rotation_pairs", "RotationPrediction"]
@@ -90,8 +91,6 @@ class RotationPrediction(nn.Module):
 
     def __init__(self, encoder: PixelEncoder, hidden_dim: int = 256, all_four: bool = True) -> None:
         super().__init__()
-        from sslcourse.nn import MLP
-
         self.encoder = encoder
         self.head = MLP(encoder.out_dim, hidden_dim, self.num_classes, num_layers=2)
         self.all_four = all_four

@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslcourse.evaluate import extract_features, label_efficiency, per_class_subset
 from sslcourse.pretext.base import PixelEncoder, build_backbone, to_float_images
+from sslcourse.train import TensorBatches, fit
 
 __all__ = ["transfer_table", "supervised_from_scratch", "random_encoder", "Resized", "format_table"]
 
@@ -78,9 +80,6 @@ def supervised_from_scratch(train_images: torch.Tensor, train_labels: torch.Tens
         test_images, test_labels: the evaluation set.
         steps, batch_size, lr, weight_decay: AdamW with a cosine schedule (``sslcourse.train.fit``).
     """
-    from sslcourse.evaluate import extract_features
-    from sslcourse.train import TensorBatches, fit
-
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     model = _Classifier(random_encoder(backbone, width, seed=seed), num_classes)
     data = TensorBatches(train_images, train_labels, batch_size=min(batch_size, len(train_labels)), seed=seed)
@@ -111,8 +110,6 @@ def transfer_table(encoders: dict[str, nn.Module], train_images: torch.Tensor, t
     Returns:
         ``{name: {"linear": {n: acc}, "knn": {n: acc}}}`` (supervised: its accuracy under both keys).
     """
-    from sslcourse.evaluate import extract_features, label_efficiency, per_class_subset
-
     lpc = tuple(labels_per_class)
     features = {name: (extract_features(enc, train_images), extract_features(enc, test_images))
                 for name, enc in encoders.items()}

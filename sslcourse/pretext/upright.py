@@ -18,38 +18,15 @@ ambiguous, which is itself a lesson about pretext tasks.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
+
+from sslcourse.data.shapes import load_shapes
 
 __all__ = ["load_upright_shapes", "ORIENTED_SHAPES"]
 
 # The shapes that look different after a quarter turn; circle, square, cross and ring do not,
 # so for them "by how much was this rotated?" has no answer even when they stand upright.
 ORIENTED_SHAPES: tuple[str, ...] = ("triangle", "star", "heart", "moon")
-
-
-class _UprightRng:
-    """Wraps the world's numpy Generator; only the draw of the shapes' angles is narrowed.
-
-    The renderer draws one angle per image with a 1-d ``rng.uniform(low, high, n)`` over a full
-    turn (radians or degrees); the texture directions use ``(n, 1, 1)`` sizes and are left alone.
-    """
-
-    def __init__(self, rng: np.random.Generator, max_degrees: float) -> None:
-        self._rng, self._max = rng, max_degrees
-        self.narrowed = 0  # how many draws were narrowed (one per rendered chunk)
-
-    def uniform(self, low=0.0, high=1.0, size=None):  # noqa: ANN001 - numpy's signature
-        if isinstance(size, (int, np.integer)) and np.isscalar(low) and np.isscalar(high):
-            span = float(high) - float(low)
-            for full_turn, limit in ((2 * np.pi, np.deg2rad(self._max)), (360.0, self._max)):
-                if np.isclose(span, full_turn):
-                    self.narrowed += 1
-                    return self._rng.uniform(-limit, limit, size)  # around 0: upright
-        return self._rng.uniform(low, high, size)
-
-    def __getattr__(self, name: str):
-        return getattr(self._rng, name)
 
 
 def load_upright_shapes(split: str = "train", n: int | None = None, seed: int = 0, image_size: int = 32,
@@ -82,35 +59,6 @@ def load_upright_shapes(split: str = "train", n: int | None = None, seed: int = 
 
 
 def _load_upright(split: str, n: int | None, seed: int, image_size: int, max_degrees: float):
-    import inspect
-
-    from sslcourse.data import shapes as world
-
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    params = inspect.signature(world.load_shapes).parameters
-    for name in ("max_rotation", "rotation"):  # the world may offer the option itself
-        if name in params:
-            return world.load_shapes(split, n=n, seed=seed, image_size=image_size, **{name: max_degrees})
-    if hasattr(world, "_ROTATION"):  # the angle range is a module constant: narrow it for this call
-        saved = world._ROTATION
-        world._ROTATION = float(max_degrees)
-        try:
-            return world.load_shapes(split, n=n, seed=seed, image_size=image_size)
-        finally:
-            world._ROTATION = saved
-    # otherwise: render with a generator whose full-turn angle draw is narrowed
-    n = world._DEFAULT_N[split] if n is None else int(n)
-    rng = np.random.default_rng([seed, world._SPLIT_ID[split], image_size, 1])
-    factors = world._sample_factors(n, split, rng)
-    images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
-    upright = _UprightRng(rng, max_degrees)
-    for start in range(0, n, 2048):
-        sl = slice(start, start + 2048)
-        drawn = world._render({k: v[sl] for k, v in factors.items()}, image_size, upright)
-        images[sl] = drawn[0] if isinstance(drawn, tuple) else drawn  # (images, geometry) or images
-    if upright.narrowed != -(-n // 2048):
-        raise RuntimeError("the shapes renderer no longer draws one full-turn angle per image; "
-                           "update sslcourse/pretext/upright.py")
-    labels = torch.from_numpy(factors["shape"].astype(np.int64))
-    return world._image_dataset(torch.from_numpy(images), labels, list(world.SHAPES))
+    return load_shapes(split, n=n, seed=seed, image_size=image_size, max_rotation=max_degrees)
