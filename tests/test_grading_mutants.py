@@ -86,3 +86,13 @@ def test_exercises_hold_no_reference_body_from_the_package():
             if len(found) >= min(3, len(lines)):
                 leaks.append(f"{path.relative_to(ROOT)} holds {module}'s answer: {found[:2]}")
     assert not leaks, f"exercises/ holds the package's reference code: {leaks[:3]}"
+
+
+def test_a_wrong_loop_keeps_the_points_of_the_vectorised_loss():
+    """Exercise 05 checks nt_xent against hand-computed values, never against the student's own
+    nt_xent_loop: a mistake in the loop costs the loop's points only (it used to cost 5 of 16)."""
+    mutants, _ = load_mutants("05_contrastive_simclr")
+    loop = {k: v for k, v in mutants.items() if "def nt_xent_loop" in v}
+    assert len(loop) >= 3
+    for outcome in _harness("05_contrastive_simclr").mutant_outcomes(loop):
+        assert outcome.failed == ["test_nt_xent_loop"], (outcome.name, outcome.failed, outcome.error)
