@@ -107,6 +107,8 @@ def main() -> int:
         common.update(encoder="small", width=8, batch_size=128, device="cpu", train_subset=n_train,
                       test_subset=256)
         args.no_compile = True
+        # seconds, not the GPU's minutes: a 2-epoch smoke and a 20-second timed run
+        args.smoke_epochs, args.smoke_s, args.budget_min, args.knn_minutes = 2, 10.0, 20 / 60, 5 / 60
 
     # -- 1. throughput smoke --------------------------------------------------------------
     compile_ok = not args.no_compile

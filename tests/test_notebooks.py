@@ -1,11 +1,14 @@
-"""Every notebook is stored without outputs, and every lecture executes top to bottom.
+"""Every notebook is stored without outputs; every lecture and every solution executes top to
+bottom and shows each figure it draws.
 
-Solution notebooks are executed by the grading round trip (tests/test_assignments.py), so each
-notebook runs once in the suite.
+Solution notebooks are graded in tests/test_assignments.py (headless, as the autograder runs
+them); here they run once more with the inline backend, at the autograder's budgets
+(NBGRADER_EXECUTION set), to check that every drawing cell shows its image.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -17,6 +20,7 @@ from sslcourse import course, plot
 NOTEBOOKS = sorted(p for folder in ("lectures", "solutions", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts)
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -39,6 +43,17 @@ def test_lecture_executes_top_to_bottom(path):
     assert not blank, f"{path.name}: cells that draw but show no image: {blank}"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_shows_every_figure_it_draws(path):
+    nb = course.execute_notebook(path, timeout=600, env={"NBGRADER_EXECUTION": "autograde"})
+    errors = [o.get("ename") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors, f"{path.name}: cells raised {errors}"
+    blank = undrawn_figures(nb)
+    assert not blank, f"{path.name}: cells that draw but show no image: {blank}"
+
+
 # A cell draws when it calls pyplot or a figure function of sslcourse.plot.
 PLOT_FUNCTIONS = sorted(name for name in dir(plot) if not name.startswith("_") and callable(getattr(plot, name))
                         and getattr(getattr(plot, name), "__module__", "") == plot.__name__ and name != "save_figure")
@@ -46,14 +61,33 @@ DRAWS = re.compile(r"\bplt\.(show|subplots|figure|imshow|plot|bar|scatter|hist)\
                    + "|".join(PLOT_FUNCTIONS) + r")\(")
 
 
+def _split_definitions(source: str) -> tuple[str, dict[str, str]]:
+    """(the cell's code outside function/class definitions, {name of a function defined: its source})."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: treat the whole cell as top-level code
+        return source, {}
+    lines, drop, defs = source.splitlines(), set(), {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            drop.update(range(first, node.end_lineno))
+            defs[node.name] = "\n".join(lines[first:node.end_lineno])
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop), defs
+
+
 def undrawn_figures(nb) -> list[str]:
-    """``"cell N: first line"`` of each code cell that draws (pyplot or sslcourse.plot) yet has no image output."""
-    out = []
+    """``"cell N: first line"`` of each code cell that draws (pyplot, sslcourse.plot, or a helper the
+    notebook defined that draws) yet has no image output. Defining a helper does not draw."""
+    out, helpers = [], []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("#", "from ", "import ")))
-        if DRAWS.search(code) and not any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+        top, defs = _split_definitions(cell.source)
+        helpers += [name for name, body in defs.items() if DRAWS.search(body)]
+        code = "\n".join(line for line in top.splitlines() if not line.lstrip().startswith(("#", "from ", "import ")))
+        draws = DRAWS.search(code) or any(re.search(rf"(?<![\w.]){re.escape(h)}\(", code) for h in helpers)
+        if draws and not any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
             out.append(f"cell {i}: {cell.source.strip().splitlines()[0][:60]}")
     return out
 
@@ -64,7 +98,11 @@ def test_undrawn_figure_check_names_the_cell():
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("fig, ax = plt.subplots()\nax.plot([1, 2])"),
-                nbformat.v4.new_code_cell("x = 1  # plt is not called here")]
-    assert undrawn_figures(nb) == ["cell 0: fig, ax = plt.subplots()"]
-    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+                nbformat.v4.new_code_cell("x = 1  # plt is not called here"),
+                nbformat.v4.new_code_cell("def show(x):\n    plt.imshow(x)\n    plt.show()"),
+                nbformat.v4.new_code_cell("show(img)")]
+    # defining a drawing helper draws nothing; calling it does
+    assert undrawn_figures(nb) == ["cell 0: fig, ax = plt.subplots()", "cell 3: show(img)"]
+    for cell in (nb.cells[0], nb.cells[3]):
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
     assert undrawn_figures(nb) == []
