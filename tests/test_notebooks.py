@@ -15,7 +15,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from sslcourse import course, plot
+from sslcourse import course, notebook, plot
 
 NOTEBOOKS = sorted(p for folder in ("lectures", "solutions", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts)
@@ -41,6 +41,9 @@ def test_lecture_executes_top_to_bottom(path):
     assert figures, f"{path.name} shows no figure"
     blank = undrawn_figures(nb)
     assert not blank, f"{path.name}: cells that draw but show no image: {blank}"
+    # the headline comparison for build/results.json, from this very run
+    record = notebook.collect_results(nb).get(path.stem)
+    assert record and record["ssl"] and record["baselines"], f"{path.name} reports no headline (report_results)"
 
 
 @pytest.mark.slow
@@ -106,3 +109,28 @@ def test_undrawn_figure_check_names_the_cell():
     for cell in (nb.cells[0], nb.cells[3]):
         cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
     assert undrawn_figures(nb) == []
+
+
+def test_headline_results_are_checked_shown_and_collected(tmp_path, monkeypatch):
+    """report_results refuses what is not a fraction, shows a text line, and render() merges the
+    records of executed notebooks into results.json (keeping lectures rendered earlier)."""
+    import nbformat
+
+    with pytest.raises(ValueError, match="fractions"):
+        notebook.report_results("x", "knn_top1", "d", {"ssl": 61.0}, {"raw": 0.3})
+    with pytest.raises(ValueError, match="finite"):
+        notebook.report_results("x", "knn_top1", "d", {"ssl": float("nan")}, {})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from sslcourse.notebook import report_results\n"
+        "report_results('99_demo', 'knn_top1', 'toy', {'SSL': 0.6}, {'raw pixels': 0.3})")]
+    path = tmp_path / "lectures" / "99_demo.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, str(path))
+    (tmp_path / "results.json").write_text(json.dumps({"00_earlier": {"metric": "m"}}))
+    course.render([str(path)], out=tmp_path / "out", results=tmp_path / "results.json")
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["00_earlier"] == {"metric": "m"}
+    assert results["99_demo"]["ssl"] == {"SSL": 0.6} and results["99_demo"]["baselines"] == {"raw pixels": 0.3}
+    assert "headline (knn_top1, toy): SSL 60.0%" in (tmp_path / "out" / "99_demo.html").read_text()
+

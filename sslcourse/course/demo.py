@@ -41,7 +41,8 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
     print(table)
     bad = [g for g in grades if (g.student == "perfect-student") != (g.score == g.max_score) or g.score is None]
     print(f"\ncourse built: {index}")
-    print(f"  {len(names)} assignments released to exercises/, {len(rendered) // 2} lectures rendered, "
+    decks = sum(p.name.endswith(".slides.html") for p in rendered)
+    print(f"  {len(names)} assignments released to exercises/, {decks} lectures rendered, "
           f"grade report in {demo / 'grades.csv'}")
     if bad:
         raise CourseError("demo grading is wrong for: " + ", ".join(f"{g.student}/{g.assignment}" for g in bad))
