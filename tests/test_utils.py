@@ -73,3 +73,24 @@ def test_to_float_images_scales_uint8_and_keeps_floats():
     assert to_float_images(f) is f
     with pytest.raises(TypeError, match="uint8 .* or float"):
         to_float_images(torch.zeros(1, 3, 2, 2, dtype=torch.int64))
+
+
+def test_atomic_write_gives_the_permissions_of_a_plain_write(tmp_path):
+    """Not the 0600 of the temporary file: build/ must be publishable (readable by others)."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.txt"
+        with utils.atomic_write(fresh) as tmp:
+            tmp.write_text("x")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old")
+        kept.chmod(0o600)  # a file the user made private stays private
+        with utils.atomic_write(kept) as tmp:
+            tmp.write_text("new")
+        assert kept.stat().st_mode & 0o777 == 0o600 and kept.read_text() == "new"
+    finally:
+        os.umask(old)
+
