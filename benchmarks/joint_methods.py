@@ -1,6 +1,6 @@
 """kNN and linear-probe accuracy of BYOL, VICReg and SimSiam after a fixed CPU budget (topic 04).
 
-Each run is ``sslcourse train METHOD ...`` (``sslcourse.collapse.train_cli``) with the same
+Each run is ``sslcourse train METHOD ...`` (``sslcourse.recipes.joint.main``) with the same
 budget: a SmallCNN, a fixed number of optimizer steps, the same views; it reports kNN (k=200,
 t=0.1) and a linear probe on frozen encoder features, beside raw-pixel and random-init kNN
 measured the same way, plus the final collapse_std and effective rank.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from sslcourse.collapse import train_cli
+from sslcourse.recipes.joint import main as train_cli
 
 
 def main() -> None:
