@@ -3,6 +3,7 @@
 #   make test        the whole test suite (installs what it needs first)
 #   make release     regenerate exercises/ from solutions/
 #   make lectures    execute lectures/*.ipynb, render HTML + slides into build/lectures/
+#   make checkpoints remake the shipped pretrained encoders (sslcourse/checkpoints/*.pt + .json; CPU, ~1 h)
 #   make autograde   grade submitted/<student>/<assignment>/ (ZIPS=folder of LMS zips, JOBS=N in parallel)
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ JOBS   ?= 1
 ZIPS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: course test release lectures autograde install clean
+.PHONY: course test release lectures autograde checkpoints install clean
 
 install: $(STAMP)
 
@@ -31,6 +32,9 @@ release: $(STAMP)
 
 lectures: $(STAMP)
 	$(BIN)/sslcourse render --out build/lectures
+
+checkpoints: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/sslcourse pretrain --all
 
 autograde: $(STAMP)
 	$(BIN)/sslcourse autograde --jobs $(JOBS) $(if $(ZIPS),--zips $(ZIPS),)

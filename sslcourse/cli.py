@@ -3,6 +3,8 @@
     sslcourse train NAME [options]     train a method (simclr, byol, vicreg, simsiam, invariance,
                                        bert, gpt, clip,
                                        rotation, colorization, patches, jigsaw); `--help` after NAME
+    sslcourse pretrain NAME|--all      remake a shipped pretrained encoder (sslcourse/checkpoints/NAME.pt
+                                       + NAME.json); `--list` shows them with their measured kNN
     sslcourse release [ASSIGNMENT...]  regenerate exercises/ from solutions/ (nbgrader)
     sslcourse autograde [options]      grade submitted/<student>/<assignment>/ (or a folder of LMS zips)
     sslcourse render [NOTEBOOK...]     execute lecture notebooks, render HTML + reveal.js slides
@@ -16,7 +18,7 @@ import sys
 from pathlib import Path
 
 from sslcourse import course  # nbgrader itself is imported only inside the course steps
-from sslcourse.recipes import RECIPES, recipe
+from sslcourse.recipes import RECIPES, pretrained, recipe
 
 
 def _train(argv: list[str]) -> int:
@@ -50,11 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "train":
         return _train(argv[1:])
+    if argv and argv[0] == "pretrain":
+        return pretrained.main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="sslcourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help="train a method (see `sslcourse train --help`)")
+    sub.add_parser("pretrain", help="remake the shipped pretrained encoders (see `sslcourse pretrain --help`)")
 
     p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all in solutions/)")

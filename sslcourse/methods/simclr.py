@@ -116,17 +116,18 @@ class SimCLR(nn.Module):
 def build_model(in_channels: int, image_size: tuple[int, int] | list[int], mean: list[float], std: list[float],
                 encoder: str = "small", width: int = 32, proj_hidden: int = 512, proj_dim: int = 128,
                 temperature: float = 0.5, decoupled: bool = False, crop_scale_min: float = 0.08,
-                jitter_strength: float = 0.5) -> SimCLR:
+                jitter_strength: float = 0.5, hue: float | None = None) -> SimCLR:
     """The course's SimCLR for images of ``in_channels`` x ``image_size``.
 
     f1 = backbone ``encoder`` ("small" | "resnet18", see ``sslcourse.nn.backbone``) after a
     per-channel standardisation with the data's ``mean``/``std``; f2 = 2-layer MLP with BatchNorm
     ``D -> proj_hidden -> proj_dim``; views: random resized crop (scale from ``crop_scale_min``),
-    flip, colour jitter of strength s = ``jitter_strength`` (0.8s, 0.8s, 0.8s, 0.2s), grayscale.
+    flip, colour jitter of strength s = ``jitter_strength`` (0.8s, 0.8s, 0.8s, 0.2s), grayscale;
+    ``hue`` replaces the hue jitter 0.2s (0.5 = any hue: on the shapes world colour is a nuisance).
     """
     f1 = Encoder(Normalize(mean, std), backbone(encoder, in_channels=in_channels, width=width))
     f2 = MLP(f1.out_dim, proj_hidden, proj_dim, num_layers=2, batch_norm=True)
     s = jitter_strength
     views = TwoViews(Augment(size=tuple(image_size), scale=(crop_scale_min, 1.0), brightness=0.8 * s,
-                             contrast=0.8 * s, saturation=0.8 * s, hue=min(0.2 * s, 0.5)))
+                             contrast=0.8 * s, saturation=0.8 * s, hue=min(0.2 * s, 0.5) if hue is None else hue))
     return SimCLR(f1, f2, temperature, views=views, decoupled=decoupled)

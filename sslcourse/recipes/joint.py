@@ -46,11 +46,11 @@ _METHODS = {"byol": (BYOL, BYOLConfig), "simsiam": (SimSiam, SimSiamConfig), "vi
 
 def build_model(method: str, config: dict[str, Any]) -> nn.Module:
     """The model of ``method`` from a checkpoint's config: ``{"encoder": {backbone args}, "image_size",
-    "hue", "method": {the method's config dataclass as a dict}}``."""
+    "hue", "crop_scale" (smallest crop area, default 0.2), "method": {the method's config dataclass as a dict}}``."""
     if method not in _METHODS:
         raise ValueError(f"unknown joint-embedding method {method!r}; use one of {NAMES}.")
     cls, config_cls = _METHODS[method]
-    views = TwoViews(Augment(size=config["image_size"], scale=(0.2, 1.0), hue=config["hue"]))
+    views = TwoViews(Augment(size=config["image_size"], scale=(config.get("crop_scale", 0.2), 1.0), hue=config["hue"]))
     return cls(backbone(**config["encoder"]), views, config_cls(**config["method"]))
 
 
@@ -88,6 +88,7 @@ def _parser(method: str) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=1e-5)
     p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--crop-scale", type=float, default=0.2, help="smallest random-resized-crop area (fraction)")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -118,6 +119,7 @@ def main(name: str, argv: list[str]) -> int:
     test = load_dataset(args.data, "test", subset=args.test_size or None, seed=args.seed)
     config = {"encoder": {"name": args.encoder, "in_channels": train.images.shape[1], "width": args.width},
               "image_size": train.images.shape[-1], "hue": 0.5 if args.data == "shapes" else 0.1,
+              "crop_scale": args.crop_scale,
               "method": _method_config(name, args), "data": args.data, "run": vars(args)}
 
     base = baselines(train.images, train.labels, test.images, test.labels, lambda: backbone(**config["encoder"]),

@@ -63,15 +63,16 @@ class SimCLRConfig:
     decoupled: bool = False
     epochs: int = 10  # SimCLR: 100-1000
     batch_size: int = 256  # global batch (split over processes); SimCLR CIFAR-10: 256-4096
-    optimizer: str = "lars"  # "lars" | "sgd"
-    lr: float | None = None  # base lr; None: LARS 0.3 * B/256 (SimCLR), SGD 0.06 * B/128 (lightly's CIFAR-10 benchmark)
-    weight_decay: float | None = None  # None: LARS 1e-6 (SimCLR), SGD 5e-4 (lightly)
+    optimizer: str = "lars"  # "lars" | "sgd" | "adamw" (small CPU runs)
+    lr: float | None = None  # base lr; None: LARS 0.3 * B/256 (SimCLR), SGD 0.06 * B/128 (lightly's CIFAR-10 benchmark), AdamW 2e-3
+    weight_decay: float | None = None  # None: LARS 1e-6 (SimCLR), SGD 5e-4 (lightly), AdamW 1e-5
     momentum: float = 0.9
     lars_eta: float = 1e-3  # SimCLR: 0.001
     lars_clip: bool = False  # apex/solo-learn variant
     warmup_epochs: float = 1.0  # SimCLR: 10
     crop_scale_min: float = 0.08  # SimCLR: 0.08
     jitter_strength: float = 0.5  # s: jitter (0.8s, 0.8s, 0.8s, 0.2s); SimCLR CIFAR-10: 0.5
+    hue: float | None = None  # hue jitter instead of 0.2s (0.5 on the shapes world, where colour is a nuisance)
     knn_every: int = 1  # epochs between kNN evaluations (0: only at the end)
     knn_k: int = 200
     knn_t: float = 0.1
@@ -92,12 +93,12 @@ class SimCLRConfig:
         c = SimCLRConfig(**asdict(self))
         if c.encoder == "auto":
             c.encoder = "resnet18" if device.type == "cuda" else "small"
-        if c.optimizer not in ("lars", "sgd"):
-            raise ValueError(f"optimizer must be 'lars' or 'sgd', got {c.optimizer!r}.")
+        if c.optimizer not in ("lars", "sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'lars', 'sgd' or 'adamw', got {c.optimizer!r}.")
         if c.lr is None:
-            c.lr = 0.3 * c.batch_size / 256 if c.optimizer == "lars" else 0.06 * c.batch_size / 128
+            c.lr = {"lars": 0.3 * c.batch_size / 256, "sgd": 0.06 * c.batch_size / 128, "adamw": 2e-3}[c.optimizer]
         if c.weight_decay is None:
-            c.weight_decay = 1e-6 if c.optimizer == "lars" else 5e-4
+            c.weight_decay = {"lars": 1e-6, "sgd": 5e-4, "adamw": 1e-5}[c.optimizer]
         return c
 
 
@@ -191,7 +192,8 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
                     "std": xf.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist(), "encoder": cfg.encoder,
                     "width": cfg.width, "proj_hidden": cfg.proj_hidden, "proj_dim": cfg.proj_dim,
                     "temperature": cfg.temperature, "decoupled": cfg.decoupled,
-                    "crop_scale_min": cfg.crop_scale_min, "jitter_strength": cfg.jitter_strength}
+                    "crop_scale_min": cfg.crop_scale_min, "jitter_strength": cfg.jitter_strength,
+                    "hue": cfg.hue}
 
     # -- model, optimizer -----------------------------------------------------------------
     torch.manual_seed(cfg.seed)  # the same initial weights on every process
@@ -206,8 +208,10 @@ def train(cfg: SimCLRConfig | None = None, **overrides: Any) -> dict[str, Any]:
     if cfg.optimizer == "lars":
         opt = LARS(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, eta=cfg.lars_eta,
                    clip=cfg.lars_clip)
-    else:
+    elif cfg.optimizer == "sgd":
         opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    else:
+        opt = torch.optim.AdamW(groups, lr=cfg.lr)
     steps_per_epoch = len(train_x) // cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
 
@@ -297,7 +301,7 @@ def _parser() -> argparse.ArgumentParser:
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
         if isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
-        elif f.name in ("lr", "weight_decay", "time_limit_min"):
+        elif f.name in ("lr", "weight_decay", "time_limit_min", "hue"):
             p.add_argument(flag, type=float, default=default)
         elif f.name in ("train_subset", "test_subset"):
             p.add_argument(flag, type=int, default=default)
