@@ -44,4 +44,4 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS) tests
 
 clean:
-	rm -rf build autograded feedback gradebook.db grades.csv
+	rm -rf build autograded feedback gradebook.db autograde-grades.csv

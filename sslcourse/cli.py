@@ -45,7 +45,7 @@ def _autograde(args: argparse.Namespace) -> None:
     grades = course.autograde(root, submitted, students=args.students, names=names, out=args.out,
                               jobs=args.jobs or 1, **limits)
     print(course.grade_table(grades))
-    print(f"grades written to {(Path(args.out) if args.out else root) / 'grades.csv'}; feedback in {root / 'feedback'}")
+    print(f"grades written to {(Path(args.out) if args.out else root) / course.GRADES_CSV}; feedback in {root / 'feedback'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--students", nargs="*", default=None, help="grade only these students (a shard)")
     p.add_argument("--assignments", nargs="*", default=None, help="grade only these assignments")
     p.add_argument("--jobs", type=int, default=1, help="students graded in parallel")
-    p.add_argument("--out", default=None, help="where grades.csv goes (default ROOT)")
+    p.add_argument("--out", default=None, help="where autograde-grades.csv goes (default ROOT)")
     p.add_argument("--timeout", type=int, default=None, help="seconds one cell may run (default: nbgrader_config.py)")
     p.add_argument("--memory-gb", type=float, default=None, help="memory cap of each grading kernel (0: none)")
     p.add_argument("--student-timeout", type=float, default=None,
@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "merge":
             for shard in args.shards:
                 course.merge_course(shard, args.root)
-            course.merge_grades_csv([Path(shard) / "grades.csv" for shard in args.shards],
-                                    Path(args.root) / "grades.csv")
+            course.merge_grades_csv([Path(shard) / course.GRADES_CSV for shard in args.shards],
+                                    Path(args.root) / course.GRADES_CSV)
         elif args.command == "render":
             course.render(args.notebooks or None, out=args.out, execute=not args.no_execute)
         elif args.command == "course":

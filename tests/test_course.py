@@ -59,6 +59,19 @@ def test_grade_table_marks_pending_free_text_and_problems():
     assert "10/10*" in table and "bo / 01_a: no submission" in table
 
 
+def test_grade_table_reports_an_assignment_nobody_submitted_once():
+    students = ["ann", "bo", "cy"]
+    grades = [course.Grade(s, "01_a", 5.0, 5.0, 0.0) for s in students]
+    grades += [course.Grade(s, "02_b", None, 8.0, 0.0, "no submission") for s in students]
+    grades += [course.Grade("ann", "03_c", None, 4.0, 0.0, "no submission"), course.Grade("bo", "03_c", 4.0, 4.0, 0.0),
+               course.Grade("cy", "03_c", 0.0, 4.0, 0.0, "kernel died (out of memory?)")]
+    lines = course.grade_table(grades).splitlines()
+    assert [line for line in lines if "02_b" in line and "submission" in line] == \
+        ["  02_b: no submission from any of the 3 students"]
+    assert "  ann / 03_c: no submission" in lines and "  cy / 03_c: kernel died (out of memory?)" in lines
+    assert course.GRADES_CSV != "grades.csv", "nbgrader export writes grades.csv and would overwrite ours"
+
+
 @pytest.mark.xdist_group("grading")
 def test_build_course_on_the_fixture_writes_the_index(tmp_path, capsys):
     root = make_course(tmp_path / "c", ["00_fixture"])
@@ -67,7 +80,7 @@ def test_build_course_on_the_fixture_writes_the_index(tmp_path, capsys):
     assert "00_fixture" in page and "perfect-student" in page
     out = capsys.readouterr().out
     assert "5/5*" in out and "0/5" in out
-    grades = (root / "build" / "grading-demo" / "grades.csv").read_text().splitlines()
+    grades = (root / "build" / "grading-demo" / course.GRADES_CSV).read_text().splitlines()
     assert grades[0].startswith("student,assignment,score") and len(grades) == 3
     assert (root / "build" / "grading-demo" / "feedback" / "perfect-student" / "00_fixture" / "00_fixture.html").is_file()
 

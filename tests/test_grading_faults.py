@@ -52,7 +52,7 @@ def test_every_student_gets_a_row_and_good_students_full_marks(fixture_run):
     for s in ("edited", "emptied", "invalid", "empty"):
         assert grades[s].score == 0, (s, grades[s])
     assert not grades["alice"].reason and not grades["zoe"].reason
-    text = (root / "grades.csv").read_text()
+    text = (root / course.GRADES_CSV).read_text()
     assert text.count("\n") == 15 and "invalid,00_fixture,0.0" in text
     table = course.grade_table(list(grades.values()))
     assert f"loop / 00_fixture: timed out after {TIMEOUT_FIXTURE} s: test_mean_of_squares" in table

@@ -53,7 +53,7 @@ def runs(tmp_path_factory):
         (folder / f"{NAME}.ipynb").write_text(json.dumps(nb))
     serial = course.autograde(root, jobs=1, timeout=30, progress=False, feedback=False)
     first = _cell_scores(root, students)
-    shutil.copy(root / "grades.csv", root / "grades-serial.csv")
+    shutil.copy(root / course.GRADES_CSV, root / "grades-serial.csv")
     return root, sorted(students), serial, first
 
 
@@ -63,7 +63,7 @@ def test_parallel_jobs_give_the_serial_scores_cell_by_cell(runs, capsys):
     assert rc == 0
     captured = capsys.readouterr()
     assert "autograde: 100%" in captured.err and f"{len(students)}/{len(students)}" in captured.err  # tqdm
-    assert (root / "grades.csv").read_text() == (root / "grades-serial.csv").read_text()
+    assert (root / course.GRADES_CSV).read_text() == (root / "grades-serial.csv").read_text()
     assert _cell_scores(root, students) == first
     scores = {g.student: g.score for g in serial}
     assert scores["perfect"] == 5 and scores["blank"] == 0

@@ -6,9 +6,9 @@ Thin wrappers around nbgrader and nbconvert, one module per job, each step a pla
     collect.collect_zips(zips, dst)  LMS zip exports -> submitted/<student>/<assignment>/
     staging._stage(...)              one submission repaired into a notebook nbgrader can grade
     worker (python -m)               one `nbgrader autograde` process: memory cap, crash recovery
-    schedule.autograde(root, jobs=N) submitted/ -> autograded/ + feedback/ + grades.csv, in shards
+    schedule.autograde(root, jobs=N) submitted/ -> autograded/ + feedback/ + autograde-grades.csv, in shards
     schedule.merge_course(shard, root) a shard graded elsewhere (a job array) -> the main gradebook
-    report.grade_table(grades)       grades.csv and the table a TA reads
+    report.grade_table(grades)       autograde-grades.csv and the table a TA reads
     render.render(notebooks)         execute lecture notebooks, write HTML and reveal.js slides
     demo.build_course(root)          release + lectures + a demo class of two students + index.html
 
@@ -21,10 +21,10 @@ from sslcourse.course.common import SOLUTION_MARKERS, CourseError, assignments, 
 from sslcourse.course.demo import build_course, write_index
 from sslcourse.course.release import leaked_answers, release
 from sslcourse.course.render import execute_notebook, render
-from sslcourse.course.report import Grade, grade_table, merge_grades_csv, write_grades_csv
+from sslcourse.course.report import GRADES_CSV, Grade, grade_table, merge_grades_csv, write_grades_csv
 from sslcourse.course.schedule import DEFAULT_MEMORY_GB, DEFAULT_STUDENT_TIMEOUT, autograde, merge_course
 
 __all__ = ["SOLUTION_MARKERS", "CourseError", "assignments", "read_notebook", "release", "leaked_answers",
            "collect_zips", "autograde", "merge_course", "DEFAULT_MEMORY_GB", "DEFAULT_STUDENT_TIMEOUT", "Grade",
-           "grade_table", "write_grades_csv", "merge_grades_csv", "execute_notebook", "render", "build_course",
+           "GRADES_CSV", "grade_table", "write_grades_csv", "merge_grades_csv", "execute_notebook", "render", "build_course",
            "write_index"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from sslcourse.course.common import CourseError, _course_root, assignments
 from sslcourse.course.release import release
 from sslcourse.course.render import render
-from sslcourse.course.report import Grade, grade_table
+from sslcourse.course.report import GRADES_CSV, Grade, grade_table
 from sslcourse.course.schedule import autograde
 from sslcourse.utils import atomic_write
 
@@ -43,7 +43,7 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
     print(f"\ncourse built: {index}")
     decks = sum(p.name.endswith(".slides.html") for p in rendered)
     print(f"  {len(names)} assignments released to exercises/, {decks} lectures rendered, "
-          f"grade report in {demo / 'grades.csv'}")
+          f"grade report in {demo / GRADES_CSV}")
     if bad:
         raise CourseError("demo grading is wrong for: " + ", ".join(f"{g.student}/{g.assignment}" for g in bad))
     return index

@@ -1,4 +1,4 @@
-"""Reports: the grade of each (student, assignment), grades.csv, and the table a TA reads."""
+"""Reports: the grade of each (student, assignment), the grades CSV, and the table a TA reads."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +6,10 @@ import os
 from dataclasses import dataclass
 
 from sslcourse.utils import atomic_write
+
+# Not "grades.csv": `nbgrader export`, which TAs run for the final grades, writes that file in the
+# course folder and would overwrite these rows and their reasons.
+GRADES_CSV = "autograde-grades.csv"
 
 
 @dataclass
@@ -21,7 +25,7 @@ class Grade:
 
 
 def write_grades_csv(grades: list[Grade], path: str | os.PathLike) -> None:
-    """grades.csv: one row per (student, assignment), written atomically."""
+    """The grades CSV (``GRADES_CSV``): one row per (student, assignment), written atomically."""
     with atomic_write(path) as tmp:
         with open(tmp, "w", newline="") as fh:
             writer = csv.writer(fh)
@@ -32,7 +36,7 @@ def write_grades_csv(grades: list[Grade], path: str | os.PathLike) -> None:
 
 
 def merge_grades_csv(paths: list[str | os.PathLike], out: str | os.PathLike) -> list[Grade]:
-    """Merge the grades.csv of several shards (e.g. a Slurm array) into one; a later file wins a tie."""
+    """Merge the grades CSVs of several shards (e.g. a Slurm array) into one; a later file wins a tie."""
     rows: dict[tuple[str, str], Grade] = {}
     for path in paths:
         with open(path, newline="") as fh:
@@ -48,7 +52,8 @@ def merge_grades_csv(paths: list[str | os.PathLike], out: str | os.PathLike) -> 
 def grade_table(grades: list[Grade]) -> str:
     """A plain-text table: students x assignments, autograded score / max, '*' = free text to grade.
 
-    Below it, one line per (student, assignment) with a reason: what failed or was repaired.
+    Below it, one line per (student, assignment) with a reason: what failed or was repaired; an
+    assignment that no student submitted gets one line in all.
     """
     names = sorted({g.assignment for g in grades})
     students = sorted({g.student for g in grades})
@@ -62,6 +67,10 @@ def grade_table(grades: list[Grade]) -> str:
     rows = [["student", *names]] + [[s, *(fmt(cell.get((s, n))) for n in names)] for s in students]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
-    problems = [f"  {g.student} / {g.assignment}: {g.reason}" for g in grades if g.reason]
+    # an assignment that nobody submitted is one line, not one "no submission" per student
+    nobody = [n for n in names if all(g.score is None and g.reason == "no submission"
+                                      for g in grades if g.assignment == n)]
+    problems = [f"  {n}: no submission from any of the {len(students)} students" for n in nobody]
+    problems += [f"  {g.student} / {g.assignment}: {g.reason}" for g in grades if g.reason and g.assignment not in nobody]
     legend = "autograded points / available; * = free-text answers still to grade by hand in formgrader"
     return "\n".join(lines + [legend] + (["problems:"] + problems if problems else []))

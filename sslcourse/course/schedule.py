@@ -10,7 +10,7 @@ How a class is graded (docs/grading.md tells the TA's side):
      (``python -m sslcourse.course.worker``: a memory cap and kernel-crash recovery); a watchdog
      stops a submission that runs past `student_timeout` and the batch goes on;
   4. the shards' results (gradebook rows, autograded/ and feedback/ folders) are merged into the
-     course folder; grades.csv and the table give each student a score and a one-line reason.
+     course folder; autograde-grades.csv and the table give each student a score and a one-line reason.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sslcourse.course.common import (KERNEL_DIED, CourseError, _course_root, _gid, _last_error, _nbgrader, _rmtree,
                                      _short, _students, assignments, read_notebook)
-from sslcourse.course.report import Grade, write_grades_csv
+from sslcourse.course.report import GRADES_CSV, Grade, write_grades_csv
 from sslcourse.course.staging import _stage, _Staged
 
 
@@ -271,7 +271,7 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
     """Autograde every submission in submitted/<student>/<assignment>/ against the hidden tests.
 
     Writes autograded/ and feedback/ (HTML per student) and the gradebook in the course folder,
-    grades.csv and autograde-logs/ in `out`; returns one Grade per (student, assignment).
+    autograde-grades.csv (``GRADES_CSV``) and autograde-logs/ in `out`; returns one Grade per (student, assignment).
 
     Args:
         jobs: students graded in parallel (each job: one nbgrader run, one kernel at a time).
@@ -376,7 +376,7 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
             reasons[student, name] = "; ".join(notes)[:400]
     grades = _read_gradebook(root, students, names, reasons)
     out.mkdir(parents=True, exist_ok=True)
-    write_grades_csv(grades, out / "grades.csv")
+    write_grades_csv(grades, out / GRADES_CSV)
     return grades
 
 
