@@ -21,7 +21,9 @@ from typing import Any
 
 from sslcourse import checkpoint as ckpt_format
 
-__all__ = ["RECIPES", "recipe", "load_model"]
+__all__ = ["CHECKPOINT_DIR", "RECIPES", "recipe", "load_model"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # the files the package ships
 
 RECIPES = {
     "simclr": "sslcourse.recipes.simclr",

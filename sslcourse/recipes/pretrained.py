@@ -38,13 +38,11 @@ from torch import nn
 from sslcourse import checkpoint as ckpt_format
 from sslcourse.data import load_dataset
 from sslcourse.evaluate import baselines, extract_features, knn_accuracy
-from sslcourse.recipes import load_model, recipe
+from sslcourse.recipes import CHECKPOINT_DIR, load_model, recipe
 from sslcourse.utils import atomic_write
 
 __all__ = ["CHECKPOINT_DIR", "Pretrained", "PRETRAINED", "pretrain", "load_pretrained", "pretrained_info",
            "random_twin", "evaluate_pretrained", "main"]
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 @dataclass(frozen=True)
@@ -111,8 +109,8 @@ def _strip(src: Path, dst: Path, record: dict[str, Any]) -> None:
     """Rewrite a training checkpoint as a shipped one: model weights and config only (no optimizer,
     RNG or data-order state), plus the record of how it was made. Floating-point tensors are stored
     in half precision (half the size; ``load_state_dict`` copies them back into float32 parameters)."""
-    ck = ckpt_format.read(src)
-    state = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu() for k, v in ck["model"].items()}
+    ck = ckpt_format.read(src)  # read to the CPU
+    state = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
     ckpt_format.save(dst, method=ck["method"], config=ck["config"], model=state, pretrained=record)
 
 
@@ -149,13 +147,10 @@ def pretrain(name: str, out_dir: str | Path = CHECKPOINT_DIR, extra_argv: tuple[
     argv = list(spec.argv) + list(extra_argv)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"pretrain-{name}-") as tmp:
-        run = Path(tmp)
-        if spec.recipe == "simclr":
-            outputs = ["--out-dir", str(run), "--no-resume"]
-            ckpt_file, metrics_file = run / "checkpoint.pt", run / "metrics.json"
-        else:
-            outputs = ["--checkpoint", str(run / "checkpoint.pt"), "--out", str(run / "metrics.json")]
-            ckpt_file, metrics_file = run / "checkpoint.pt", run / "metrics.json"
+        ckpt_file, metrics_file = Path(tmp) / "checkpoint.pt", Path(tmp) / "metrics.json"
+        # SimCLR writes both into its --out-dir; the other recipes take the two paths
+        outputs = (["--out-dir", tmp, "--no-resume"] if spec.recipe == "simclr"
+                   else ["--checkpoint", str(ckpt_file), "--out", str(metrics_file)])
         status = recipe(spec.recipe).main(spec.recipe, argv + outputs)
         if status:
             raise RuntimeError(f"sslcourse train {spec.recipe} {' '.join(argv)} failed with exit status {status}; "
@@ -179,21 +174,25 @@ def pretrain(name: str, out_dir: str | Path = CHECKPOINT_DIR, extra_argv: tuple[
     return record
 
 
-def pretrained_info(name: str, checkpoint_dir: str | Path = CHECKPOINT_DIR) -> dict[str, Any]:
-    """The record of a shipped encoder (``NAME.json``): recipe, data, seed, wall time, final metrics."""
-    path = Path(checkpoint_dir) / f"{name}.json"
+def _shipped(name: str, checkpoint_dir: str | Path, suffix: str) -> Path:
+    """``checkpoint_dir/NAME.suffix``, or a FileNotFoundError that lists what is there and how to make it."""
+    path = Path(checkpoint_dir) / f"{name}{suffix}"
     if name not in PRETRAINED or not path.is_file():
         raise FileNotFoundError(f"no pretrained encoder {name!r} in {checkpoint_dir} (shipped: "
-                                f"{', '.join(p for p in PRETRAINED if (Path(checkpoint_dir) / f'{p}.json').is_file())});"
+                                f"{', '.join(p for p in PRETRAINED if (Path(checkpoint_dir) / f'{p}{suffix}').is_file())});"
                                 f" make it with `sslcourse pretrain {name}`.")
-    return json.loads(path.read_text())
+    return path
+
+
+def pretrained_info(name: str, checkpoint_dir: str | Path = CHECKPOINT_DIR) -> dict[str, Any]:
+    """The record of a shipped encoder (``NAME.json``): recipe, data, seed, wall time, final metrics."""
+    return json.loads(_shipped(name, checkpoint_dir, ".json").read_text())
 
 
 def load_pretrained(name: str, device: str | torch.device = "cpu",
                     checkpoint_dir: str | Path = CHECKPOINT_DIR) -> nn.Module:
     """A shipped encoder's model, in eval mode (``.encoder`` is f1): ``load_pretrained("simclr_shapes")``."""
-    pretrained_info(name, checkpoint_dir)  # a clear error for an unknown or missing name
-    return load_model(Path(checkpoint_dir) / f"{name}.pt", device=device)
+    return load_model(_shipped(name, checkpoint_dir, ".pt"), device=device)
 
 
 def random_twin(encoder: nn.Module, seed: int = 1) -> nn.Module:
@@ -222,8 +221,8 @@ def evaluate_pretrained(name: str, k: int = 200, t: float = 0.1,
     Raises:
         FileNotFoundError: the encoder is not shipped, or its dataset (CIFAR-10) is not on this machine.
     """
-    spec = PRETRAINED.get(name)
     model = load_pretrained(name, checkpoint_dir=checkpoint_dir)
+    spec = PRETRAINED[name]
     train = load_dataset(spec.data, "train", subset=spec.train_subset, seed=0)
     test = load_dataset(spec.data, "test", subset=spec.test_subset, seed=0)
     f1 = model.encoder

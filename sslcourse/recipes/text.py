@@ -28,6 +28,7 @@ from sslcourse import checkpoint as ckpt_format
 from sslcourse.bert import BertConfig, MiniBERT
 from sslcourse.data.english import find_wikitext, load_text_file, toy_corpus
 from sslcourse.gpt import GPTConfig, MiniGPT
+from sslcourse.recipes import CHECKPOINT_DIR
 from sslcourse.text import BertBatches, LMBatches, toy_documents, toy_tokenizer
 from sslcourse.tokenizer import Tokenizer
 from sslcourse.train import fit
@@ -36,7 +37,6 @@ from sslcourse.utils import seed_everything
 __all__ = ["NAMES", "CHECKPOINT_DIR", "save_model", "load_model", "load_pretrained", "main"]
 
 NAMES = ("bert", "gpt")
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 _MODELS = {"bert": (MiniBERT, BertConfig), "gpt": (MiniGPT, GPTConfig)}
 
 
