@@ -21,7 +21,7 @@ Sizes (`BertConfig`): small CPU defaults; BERT-base's values in comments.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -179,7 +179,8 @@ class MiniBERT(nn.Module):
 
 
 @torch.no_grad()
-def fill_mask(model: MiniBERT, tokenizer: Tokenizer, text: str, top_k: int = 5) -> list[tuple[str, float]]:
+def fill_mask(model: MiniBERT, tokenizer: Tokenizer, text: str, top_k: int = 5,
+              make_inputs: Callable | None = None) -> list[tuple[str, float]]:
     """Rank the words that could stand at the one "[MASK]" of `text`.
 
     The text is one sentence or two (then fed as ``[CLS] A [SEP] B [SEP]``, as in pretraining).
@@ -189,6 +190,9 @@ def fill_mask(model: MiniBERT, tokenizer: Tokenizer, text: str, top_k: int = 5) 
         tokenizer: its tokenizer.
         text: e.g. "She [MASK] her coffee."
         top_k: how many words to return.
+        make_inputs: ``pairs -> (input_ids, segment_ids, attention_mask)`` used instead of
+            ``sslcourse.text.bert_inputs`` (exercise 02 passes its own); a lone sentence comes as
+            ``(ids, [])``.
 
     Returns:
         ``[(word, probability), ...]``, most probable first (special tokens excluded).
@@ -201,13 +205,17 @@ def fill_mask(model: MiniBERT, tokenizer: Tokenizer, text: str, top_k: int = 5) 
     if text.count("[MASK]") != 1 or len(sentences) > 2:
         raise ValueError(f"fill_mask: the text needs exactly one [MASK] and at most two sentences, got {text!r}")
     ids = [tokenizer.encode(s) for s in sentences]
-    batch = bert_inputs([(ids[0], ids[1] if len(ids) > 1 else None)], tokenizer)
+    if make_inputs is None:
+        batch = bert_inputs([(ids[0], ids[1] if len(ids) > 1 else None)], tokenizer)
+        inputs = batch["input_ids"], batch["segment_ids"], batch["attention_mask"]
+    else:
+        inputs = make_inputs([(ids[0], ids[1] if len(ids) > 1 else [])])
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
-    batch = {k: v.to(dev) for k, v in batch.items()}
-    h = model.encode(batch["input_ids"], batch["segment_ids"], batch["attention_mask"])  # (1, T, d)
-    pos = (batch["input_ids"][0] == tokenizer.mask_id).nonzero()[0, 0]
+    input_ids, segment_ids, attention_mask = (t.to(dev) for t in inputs)  # 3 x (1, T)
+    h = model.encode(input_ids, segment_ids, attention_mask)  # (1, T, d)
+    pos = (input_ids[0] == tokenizer.mask_id).nonzero()[0, 0]
     logits = model.mlm_logits(h[0, pos])  # (V,)
     logits[list(tokenizer.special_ids)] = float("-inf")
     probs = logits.softmax(-1)

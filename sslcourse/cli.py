@@ -5,7 +5,8 @@
                                        rotation, colorization, patches, jigsaw); `--help` after NAME
     sslcourse pretrain NAME|--all      remake a shipped pretrained encoder (sslcourse/checkpoints/NAME.pt
                                        + NAME.json); `--list` shows them with their measured kNN
-    sslcourse release [ASSIGNMENT...]  regenerate exercises/ from solutions/ (nbgrader)
+    sslcourse release [ASSIGNMENT...]  regenerate exercises/ from solutions/ (nbgrader), then the
+                                       student distribution build/student/ (folder, zip, wheel)
     sslcourse autograde [options]      grade submitted/<student>/<assignment>/ (or a folder of LMS zips)
     sslcourse render [NOTEBOOK...]     execute lecture notebooks, render HTML + reveal.js slides
     sslcourse course                   the whole demo: release + lectures + demo grading + index.html
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("train", help="train a method (see `sslcourse train --help`)")
     sub.add_parser("pretrain", help="remake the shipped pretrained encoders (see `sslcourse pretrain --help`)")
 
-    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    p = sub.add_parser("release", help="regenerate exercises/ from solutions/ and build the student distribution")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all in solutions/)")
     p.add_argument("--root", default=".", help="course folder (holds nbgrader_config.py)")
 
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "release":
             course.release(args.root, args.assignments or None)
+            print(f"student distribution: {course.build_distribution(args.root)} (+ .zip)")
         elif args.command == "autograde":
             _autograde(args)
         elif args.command == "merge":

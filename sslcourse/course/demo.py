@@ -12,6 +12,7 @@ from sslcourse.course.release import release
 from sslcourse.course.render import render
 from sslcourse.course.report import GRADES_CSV, Grade, grade_table
 from sslcourse.course.schedule import autograde
+from sslcourse.course.student import NAME as STUDENT_NAME, build_distribution
 from sslcourse.utils import atomic_write
 
 
@@ -25,6 +26,7 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
     names = assignments(root)
     release(root, names)
     rendered = render(root=root, out=root / "build" / "lectures") if lectures else []
+    student = build_distribution(root)  # after the lectures: they are part of it
 
     demo = root / "build" / "grading-demo"
     if demo.exists():
@@ -43,7 +45,7 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
     print(f"\ncourse built: {index}")
     decks = sum(p.name.endswith(".slides.html") for p in rendered)
     print(f"  {len(names)} assignments released to exercises/, {decks} lectures rendered, "
-          f"grade report in {demo / GRADES_CSV}")
+          f"student distribution {student}.zip, grade report in {demo / GRADES_CSV}")
     if bad:
         raise CourseError("demo grading is wrong for: " + ", ".join(f"{g.student}/{g.assignment}" for g in bad))
     return index
@@ -63,6 +65,8 @@ def write_index(build: Path, rendered: list[Path], names: list[str], grades: lis
 <h1>Self-supervised learning: the course</h1>
 <h2>Lectures</h2><ul>{lecture_items}</ul>
 <h2>Exercises (student release)</h2><ul>{exercise_items}</ul>
+<p>What students get: <a href="student/{STUDENT_NAME}.zip">{STUDENT_NAME}.zip</a> (exercises, the package with the
+graded functions stubbed, the rendered lectures; see its README.md).</p>
 <h2>Demo grading</h2><pre>{html.escape(table)}</pre>
 <p>Built {time.strftime('%Y-%m-%d %H:%M')}.</p></body></html>"""
     with atomic_write(build / "index.html") as tmp:

@@ -131,12 +131,12 @@ class TextTransformer(nn.Module):
     """
 
     def __init__(self, vocab_size: int, width: int = 64, layers: int = 2, heads: int = 4, max_len: int = 16,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, fast: bool = False) -> None:
         super().__init__()
         self.token_embedding = nn.Embedding(vocab_size, width)
         self.position_embedding = nn.Parameter(torch.zeros(max_len, width))
         nn.init.normal_(self.position_embedding, std=0.02)
-        self.blocks = nn.ModuleList(TransformerBlock(width, heads, dropout) for _ in range(layers))
+        self.blocks = nn.ModuleList(TransformerBlock(width, heads, dropout, fast) for _ in range(layers))
         self.ln_final = nn.LayerNorm(width)
         self.out_dim, self.max_len = width, max_len
 
@@ -276,6 +276,7 @@ class CLIPConfig:
     text_width: int = 64
     text_layers: int = 2
     text_heads: int = 4
+    fast_attention: bool = False  # text tower: fused F.scaled_dot_product_attention (same numbers, faster)
     embed_dim: int = 64  # joint space (CLIP ViT-L/14: 768)
     steps: int = 600  # 194 s on one thread of the loaded 2-core dev machine (CLIP: 32 epochs of 400M)
     batch_size: int = 64  # (CLIP: 32,768)
@@ -321,7 +322,8 @@ def build_clip(cfg: CLIPConfig, vocab_size: int) -> MiniCLIP:
     else:
         raise ValueError(f"image_tower must be 'cnn' or 'resnet18', got {cfg.image_tower!r}.")
     if cfg.text_tower == "transformer":
-        text_encoder: nn.Module = TextTransformer(vocab_size, cfg.text_width, cfg.text_layers, cfg.text_heads)
+        text_encoder: nn.Module = TextTransformer(vocab_size, cfg.text_width, cfg.text_layers, cfg.text_heads,
+                                                    fast=cfg.fast_attention)
     elif cfg.text_tower == "bow":
         text_encoder = BagOfWords(vocab_size, cfg.text_width)
     else:

@@ -16,7 +16,7 @@ by k * 90 degrees as the image is displayed (row 0 at the top).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -83,20 +83,26 @@ class RotationPrediction(nn.Module):
         encoder: f1, a ``PixelEncoder`` (raw images -> ``(N, out_dim)``).
         hidden_dim: width of the head's hidden layer (the paper uses conv blocks + a linear layer;
             a 2-layer MLP keeps the last encoder features from over-specialising to rotations).
+        all_four: passed to ``rotation_pairs`` (every image in all four rotations).
+        pairs: a function ``images -> (rotated images, labels k)`` used instead of
+            ``rotation_pairs``, e.g. exercise 01's own ``rotation_batch``.
 
     ``forward(batch)`` returns ``{"loss": cross-entropy, "acc": fraction of rotations guessed}``.
     """
 
     num_classes = 4
 
-    def __init__(self, encoder: PixelEncoder, hidden_dim: int = 256, all_four: bool = True) -> None:
+    def __init__(self, encoder: PixelEncoder, hidden_dim: int = 256, all_four: bool = True,
+                 pairs: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = MLP(encoder.out_dim, hidden_dim, self.num_classes, num_layers=2)
         self.all_four = all_four
+        self.pairs = pairs  # g: images -> (rotated images, k); None = rotation_pairs (exercise 01 passes its own)
 
     def forward(self, batch: Any) -> dict[str, torch.Tensor]:
-        x_in, k = rotation_pairs(images_from_batch(batch), all_four=self.all_four)
+        images = images_from_batch(batch)
+        x_in, k = self.pairs(images) if self.pairs else rotation_pairs(images, all_four=self.all_four)
         logits = self.head(self.encoder(x_in))  # (4N, 4)
         loss = F.cross_entropy(logits, k)
         acc = (logits.argmax(1) == k).float().mean().detach()

@@ -48,8 +48,13 @@ def save_model(model: MiniBERT | MiniGPT, tokenizer: Tokenizer, path: str | Path
                             tokenizer=tokenizer.to_dict(), **extra)
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[MiniBERT | MiniGPT, Tokenizer]:
-    """A checkpoint written by ``save_model`` (``sslcourse train bert|gpt --out PATH``), in eval mode."""
+def load_model(path: str | Path, device: str | torch.device = "cpu", fast_attention: bool | None = None
+               ) -> tuple[MiniBERT | MiniGPT, Tokenizer]:
+    """A checkpoint written by ``save_model`` (``sslcourse train bert|gpt --out PATH``), in eval mode.
+
+    ``fast_attention`` (default: as trained) switches the attention layers between the hand-written
+    ``scaled_dot_product_attention`` and PyTorch's fused one; the weights are the same either way.
+    """
     ckpt = ckpt_format.read(path, "make one with `sslcourse train bert|gpt --out PATH`.")
     if ckpt["method"] not in _MODELS:
         raise ckpt_format.CheckpointError(f"{path} holds a {ckpt['method']!r} model, not a mini-BERT or mini-GPT; "
@@ -57,16 +62,23 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Mi
     cls, config_cls = _MODELS[ckpt["method"]]
     tok = Tokenizer.from_dict(ckpt["tokenizer"])
     config = config_cls(**ckpt["config"]["model"])
+    if fast_attention is not None:
+        config.fast_attention = fast_attention
     model = cls(config) if cls is MiniBERT else cls(config, pad_id=tok.pad_id)
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), tok
 
 
-def load_pretrained(name: str = "bert", device: str | torch.device = "cpu") -> tuple[MiniBERT | MiniGPT, Tokenizer]:
-    """The shipped mini-BERT (``"bert"``) or mini-GPT (``"gpt"``) pretrained on the toy corpus."""
+def load_pretrained(name: str = "bert", device: str | torch.device = "cpu", fast_attention: bool | None = None
+                    ) -> tuple[MiniBERT | MiniGPT, Tokenizer]:
+    """The shipped mini-BERT (``"bert"``) or mini-GPT (``"gpt"``) pretrained on the toy corpus.
+
+    ``fast_attention=True`` runs it on PyTorch's fused attention: what the exercises use, since
+    the hand-written attention is exercise 02's to write (it is a stub in the student package).
+    """
     if name not in NAMES:
         raise ValueError(f"load_pretrained: name must be 'bert' or 'gpt', got {name!r}")
-    return load_model(CHECKPOINT_DIR / f"mini_{name}.pt", device)
+    return load_model(CHECKPOINT_DIR / f"mini_{name}.pt", device, fast_attention)
 
 
 def _parser(method: str) -> argparse.ArgumentParser:
