@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sslcourse.course.common import (KERNEL_DIED, CourseError, _course_root, _gid, _last_error, _nbgrader, _rmtree,
                                      _short, _students, assignments, read_notebook)
+from sslcourse.course import sandbox
 from sslcourse.course.report import GRADES_CSV, Grade, write_grades_csv
 from sslcourse.course.staging import _stage, _Staged
 
@@ -68,13 +69,20 @@ def _grading_env(threads: int = 1) -> dict:
                 MPLBACKEND="Agg", PYTHONHASHSEED="0", PYDEVD_DISABLE_FILE_VALIDATION="1")
 
 
+# What a submission meets when it reaches for what grading hides (sandbox.py): a file that is not
+# there or not writable, a network that does not exist, a reference body that is a stub.
+SANDBOX_ERRORS = {"PermissionError", "FileNotFoundError", "ConnectionRefusedError", "ConnectionError",
+                  "OSError", "ProcessLookupError", "gaierror", "OperationalError"}  # sqlite3: no such database
+STUDENT_STUB = "is not in the student package"
+
+
 def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
     """Notes on the cells of an autograded notebook that timed out, crashed or hit the memory cap."""
     try:
         nb = json.loads(path.read_text())
     except (OSError, ValueError):
         return []
-    kinds: dict[str, list[str]] = {"timeout": [], "crash": [], "memory": [], "integrity": []}
+    kinds: dict[str, list[str]] = {"timeout": [], "crash": [], "memory": [], "integrity": [], "sandbox": [], "stub": []}
     for i, cell in enumerate(nb.get("cells", [])):
         label = _gid(cell) or f"cell {i + 1}"
         for out in cell.get("outputs", []):
@@ -89,10 +97,16 @@ def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
                 kinds["memory"].append(label)
             elif "integrity check" in evalue:
                 kinds["integrity"].append(label)
+            elif STUDENT_STUB in evalue:
+                kinds["stub"].append(f"{label} ({evalue.split(STUDENT_STUB)[0].strip()})")
+            elif ename in SANDBOX_ERRORS:
+                kinds["sandbox"].append(f"{label} ({ename}: {evalue[:80]})")
     text = {"timeout": f"timed out after {timeout} s: {{}} (those cells score 0, the rest was graded)",
             "crash": "crashed the kernel: {} (those cells score 0, the rest was re-run and graded)",
             "memory": f"ran out of memory (cap {memory_gb:g} GiB per kernel): {{}}",
-            "integrity": "integrity check failed: {} (the code calls the course's reference implementation)"}
+            "integrity": "integrity check failed: {} (the code calls the course's reference implementation)",
+            "sandbox": "reached outside its sandbox (files, network or processes the grader hides): {}",
+            "stub": "called the course's reference, which grading kernels only have as a stub: {}"}
     return [text[k].format(_short(cells, 4)) for k, cells in kinds.items() if cells]
 
 
@@ -117,7 +131,8 @@ def _nbgrader_args(shard: _Shard, source: Path, timeout: int) -> list[str]:
 
 
 def _grade_shard(shard: _Shard, name: str, students: list[str], source: Path, timeout: int,
-                 memory_gb: float, student_timeout: float, logs: Path, tick) -> dict[str, str]:
+                 memory_gb: float, student_timeout: float, logs: Path, tick, kernel_env: dict[str, str]
+                 ) -> dict[str, str]:
     """Grade `students` of one shard on one assignment in as few nbgrader runs as possible.
 
     Returns {student: failure reason} for those that could not be graded (others are in the
@@ -132,13 +147,16 @@ def _grade_shard(shard: _Shard, name: str, students: list[str], source: Path, ti
         log = logs / f"{name}-shard{shard.index}-run{attempt}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         others = [s for s in _students(shard.submitted) if s not in pending]
-        argv = ["autograde", name, "--force", "--create", *_nbgrader_args(shard, source, timeout)]
+        runtime = sandbox.runtime_dir()  # this worker's kernel connection file: nobody else's kernel sees it
+        argv = ["autograde", name, "--force", "--create", *_nbgrader_args(shard, source, timeout),
+                *sandbox.nbgrader_args(runtime)]
         if others:
             argv.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
         spec = {"events": str(events), "memory_bytes": int(memory_gb * 2**30) if memory_gb else 0, "argv": argv}
+        env = {**_grading_env(), **kernel_env, "JUPYTER_RUNTIME_DIR": runtime}
         with open(log, "w") as fh:
             proc = subprocess.Popen([sys.executable, "-m", "sslcourse.course.worker", json.dumps(spec)],
-                                    cwd=shard.root, stdout=fh, stderr=subprocess.STDOUT, env=_grading_env(),
+                                    cwd=shard.root, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
             current, since, seen, progressed = None, 0.0, 0, False
             while True:
@@ -174,6 +192,7 @@ def _grade_shard(shard: _Shard, name: str, students: list[str], source: Path, ti
                     break
                 time.sleep(0.2)
         _kill_tree(proc.pid)  # a kernel left behind by a crashed worker
+        shutil.rmtree(runtime, ignore_errors=True)
         if current is not None and current in pending:  # the run stopped while grading this student
             pending.remove(current)
             failures[current] = f"not graded: nbgrader stopped ({_last_error(log.read_text())})"
@@ -308,6 +327,11 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
             releases[name] = {p.stem: read_notebook(p) for p in sorted((work / "release" / name).glob("*.ipynb"))}
             sources[name] = {p.stem: read_notebook(p) for p in sorted((source_dir / name).glob("*.ipynb"))}
 
+        # the grading kernels: the student package, in bubblewrap where it works (sandbox.py).
+        kernel_env, warning = sandbox.prepare(work, root)
+        if warning:
+            print(warning, file=sys.stderr)
+
         # 2. stage the submissions into shards (round robin over the students).
         shards = [_Shard(k, work / f"shard{k}", []) for k in range(min(jobs, len(students)))]
         staged: dict[tuple[str, str], _Staged] = {}
@@ -341,7 +365,7 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
                 if not batch:
                     continue
                 failures = _grade_shard(shard, name, batch, source_dir, timeout, memory_gb, student_timeout,
-                                        out / "autograde-logs", tick)
+                                        out / "autograde-logs", tick, kernel_env)
                 for student, reason in failures.items():
                     staged[student, name].failure = reason
                 if feedback and set(batch) - set(failures):
