@@ -31,8 +31,12 @@ import functools
 import re
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sslcourse.course.common import _nbgrader
+
+if TYPE_CHECKING:  # annotations only; nbformat is a dev extra
+    from nbformat import NotebookNode
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's ClearHiddenTests delimiters
 HIDDEN_PLACEHOLDER = "# hidden tests: not shown"
@@ -49,7 +53,7 @@ _CELL_FRAME = re.compile(r"^\s*(?:Cell In\[(\d+)\], line (\d+)|Input In \[(\d+)\
 # --------------------------------------------------------------------------- cell sources
 
 
-def _source(cell) -> str:
+def _source(cell: dict) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
 
@@ -82,7 +86,7 @@ def strip_hidden(source: str) -> str:
     return "\n".join(out)
 
 
-def _is_test_cell(cell) -> bool:
+def _is_test_cell(cell: dict) -> bool:
     """A cell whose full source the student must not read: a grade cell that is not their answer, or
     any cell with a hidden block."""
     meta = cell.get("metadata", {}).get("nbgrader") or {}
@@ -97,7 +101,7 @@ def _plain(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def _frame_cell(entry: str, cells: list, index: int) -> tuple[int, int] | None:
+def _frame_cell(entry: str, cells: list[dict], index: int) -> tuple[int, int] | None:
     """(cell index, line) of a traceback entry that is a frame of a notebook cell, else None.
 
     ``In[N]`` is the execution count: the nearest cell at or before `index` that ran as N (after a
@@ -115,7 +119,7 @@ def _frame_cell(entry: str, cells: list, index: int) -> tuple[int, int] | None:
     return None
 
 
-def _where_in_test(cell, line: int) -> str:
+def _where_in_test(cell: dict, line: int) -> str:
     """Where a test cell raised: its visible line, quoted, or the hidden tests (never their text)."""
     gid = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id") or "the test cell"
     source = _source(cell).split("\n")
@@ -124,7 +128,7 @@ def _where_in_test(cell, line: int) -> str:
     return f"raised by a visible test of {gid}, line {line}: {source[line - 1].strip()}"
 
 
-def sanitise_error(output: dict, cells: list, index: int) -> dict:
+def sanitise_error(output: dict, cells: list[dict], index: int) -> dict:
     """An error output rebuilt from its type, message and the frames of the student's own cells.
 
     Kept: a frame of a cell the student can read in full (their answer, a setup cell), as IPython
@@ -146,7 +150,7 @@ def sanitise_error(output: dict, cells: list, index: int) -> dict:
 # --------------------------------------------------------------------------- notebooks
 
 
-def _status(cell, failed: bool) -> str:
+def _status(cell: dict, failed: bool) -> str:
     """`test_x: passed, 3 / 3 points`: the points GetGrades put into the cell (the gradebook's)."""
     meta = cell.get("metadata", {}).get("nbgrader") or {}
     score, points = meta.get("score"), meta.get("points")
@@ -157,7 +161,7 @@ def _status(cell, failed: bool) -> str:
     return text + "\n"
 
 
-def sanitise_notebook(nb):
+def sanitise_notebook(nb: NotebookNode) -> NotebookNode:
     """Rewrite an autograded notebook (in place, and return it) into what its student may see.
 
     See the module docstring: hidden blocks become `HIDDEN_PLACEHOLDER`; a test cell's outputs become
@@ -196,14 +200,14 @@ def _preprocessor_class() -> type:
 
         enabled = Bool(True).tag(config=True)
 
-        def preprocess(self, nb, resources):
+        def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
             return sanitise_notebook(nb), resources
 
     HideHiddenTests.__qualname__ = "HideHiddenTests"  # the name nbgrader's config and help show
     return HideHiddenTests
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """``sslcourse.course.feedback.HideHiddenTests``, the name nbgrader's config imports."""
     if name == "HideHiddenTests":
         return _preprocessor_class()
