@@ -141,14 +141,18 @@ def _visible_text(page: str) -> str:
 
 
 def _hidden_lines(nb: dict) -> list[str]:
-    """The non-trivial lines of every hidden-test block of a source notebook."""
-    lines = []
+    """The non-trivial lines of every hidden-test block of a source notebook.
+
+    A line that also appears outside the hidden blocks (``return out`` in a solution) is left out:
+    the real assignments have a few; the fixture has none.
+    """
+    hidden, shown = [], set()
     for cell in nb["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         numbers = feedback.hidden_line_numbers(source)
-        lines += [ln.strip() for i, ln in enumerate(source.split("\n"), start=1)
-                  if i in numbers and len(ln.strip()) >= 8 and "HIDDEN TESTS" not in ln]
-    return lines
+        for i, ln in enumerate(source.split("\n"), start=1):
+            (hidden.append if i in numbers else shown.add)(ln.strip())
+    return [ln for ln in hidden if len(ln) >= 8 and "HIDDEN TESTS" not in ln and ln not in shown]
 
 
 @pytest.fixture(scope="module")
