@@ -21,3 +21,9 @@ c.Execute.interrupt_on_timeout = True
 # Generated exercises keep the stubs' `raise NotImplementedError()`.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback never shows hidden tests: the grade cells' hidden blocks, test-cell source in tracebacks
+# and the grader's package frames are removed before the HTML is written (sslcourse.course.feedback,
+# FEEDBACK_PREPROCESSORS there; `sslcourse autograde` passes the same list itself).
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "sslcourse.course.feedback.HideHiddenTests",
+                                    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]

@@ -10,6 +10,7 @@ Thin wrappers around nbgrader and nbconvert, one module per job, each step a pla
     worker (python -m)               one `nbgrader autograde` process: memory cap, crash recovery
     schedule.autograde(root, jobs=N) submitted/ -> autograded/ + feedback/ + autograde-grades.csv, in shards
     schedule.merge_course(shard, root) a shard graded elsewhere (a job array) -> the main gradebook
+    feedback.generate_feedback(...)  feedback/ HTML per student: names, points, own errors, no hidden test
     report.grade_table(grades)       autograde-grades.csv and the table a TA reads
     render.render(notebooks)         execute lecture notebooks, write HTML and reveal.js slides
     demo.build_course(root)          release + lectures + a demo class of two students + index.html

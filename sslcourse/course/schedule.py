@@ -9,7 +9,9 @@ How a class is graded (docs/grading.md tells the TA's side):
      of the gradebook, graded by ONE `nbgrader autograde ASSIGNMENT` run for all its students
      (``python -m sslcourse.course.worker``: a memory cap and kernel-crash recovery); a watchdog
      stops a submission that runs past `student_timeout` and the batch goes on;
-  4. the shards' results (gradebook rows, autograded/ and feedback/ folders) are merged into the
+  4. each shard writes its students' feedback HTML, without the hidden tests
+     (``sslcourse.course.feedback``);
+  5. the shards' results (gradebook rows, autograded/ and feedback/ folders) are merged into the
      course folder; autograde-grades.csv and the table give each student a score and a one-line reason.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from sslcourse.course.common import (KERNEL_DIED, CourseError, _course_root, _gid, _last_error, _nbgrader, _rmtree,
                                      _short, _students, assignments, read_notebook)
 from sslcourse.course import sandbox
+from sslcourse.course.feedback import generate_feedback
 from sslcourse.course.report import GRADES_CSV, Grade, write_grades_csv
 from sslcourse.course.staging import _stage, _Staged
 
@@ -369,8 +372,8 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
                 for student, reason in failures.items():
                     staged[student, name].failure = reason
                 if feedback and set(batch) - set(failures):
-                    _nbgrader(shard.root, "generate_feedback", name, "--force", *_nbgrader_args(shard, source_dir, timeout),
-                              f"--CourseDirectory.student_id_exclude={','.join(sorted(failures))}", check=False)
+                    generate_feedback(shard.root, name, *_nbgrader_args(shard, source_dir, timeout),
+                                      f"--CourseDirectory.student_id_exclude={','.join(sorted(failures))}")
 
         threads = [threading.Thread(target=run, args=(s,), daemon=True) for s in shards]
         for t in threads:
