@@ -287,7 +287,12 @@ def _split_stream(output, budget: int) -> list:
         current.append(line)
         rows += r
     parts.append(current)
-    return [dict(copy.deepcopy(output), text="".join(p)) for p in parts]
+    pieces = []
+    for part in parts:
+        piece = copy.deepcopy(output)
+        piece["text"] = "".join(part)
+        pieces.append(piece)
+    return pieces
 
 
 def _split_code(cell, budget: int) -> list:
