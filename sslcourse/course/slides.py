@@ -41,7 +41,7 @@ SHOW_CODE_LINES = 8      # longer code is hidden on slides (its outputs stay)
 # font metrics of the decks (nbconvert's reveal template: 20 px text; code set to CODE_FONT_PX), measured in chromium
 TEXT_LINE_PX, TEXT_CHARS = 30, 115
 CODE_FONT_PX = 16
-CODE_LINE_PX, CODE_CHARS = 20, 118
+CODE_LINE_PX, CODE_CHARS, OUTPUT_CHARS = 20, 115, 104   # code input is wider than an output (no output margin)
 BLOCK_GAP_PX = 20
 CELL_PAD_PX, INPUT_PAD_PX, OUTPUT_PAD_PX = 30, 30, 16   # a code cell's margins, its input box, each output
 HEADING_PX = {1: 80, 2: 62, 3: 50, 4: 42, 5: 36, 6: 36}
@@ -60,6 +60,8 @@ SLIDES_CSS = f"""
 .reveal .jp-RenderedHTMLCommon p, .reveal .jp-RenderedHTMLCommon li {{ line-height: 1.45; }}
 .reveal .jp-OutputArea-output pre, .reveal .jp-InputArea pre {{ white-space: pre-wrap; max-width: 100%; box-sizing: border-box; }}
 .reveal .jp-InputArea-editor .highlight {{ margin: 0; }}
+.reveal .controls {{ transform: scale(0.7); transform-origin: bottom right; opacity: 0.4; }}
+.reveal .controls:hover {{ opacity: 1; }}
 """
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s")
@@ -172,7 +174,7 @@ def output_height(output) -> int:
     """Estimated pixel height of one output on a slide."""
     kind = output.get("output_type")
     if kind == "stream":
-        return _text_rows(_text(output.get("text", "")), CODE_CHARS) * CODE_LINE_PX + OUTPUT_PAD_PX
+        return _text_rows(_text(output.get("text", "")), OUTPUT_CHARS) * CODE_LINE_PX + OUTPUT_PAD_PX
     if kind == "error":
         return SLIDE_HEIGHT
     data = output.get("data", {})
@@ -189,7 +191,7 @@ def output_height(output) -> int:
         return markdown_height(_text(data["text/markdown"])) + OUTPUT_PAD_PX
     if "text/latex" in data:
         return 60
-    return _text_rows(_text(data.get("text/plain", "")), CODE_CHARS) * CODE_LINE_PX + OUTPUT_PAD_PX
+    return _text_rows(_text(data.get("text/plain", "")), OUTPUT_CHARS) * CODE_LINE_PX + OUTPUT_PAD_PX
 
 
 def _shows_input(cell) -> bool:
@@ -280,7 +282,7 @@ def _split_stream(output, budget: int) -> list:
     lines = _text(output.get("text", "")).splitlines(keepends=True)
     parts, current, rows = [], [], 0
     for line in lines:
-        r = max(1, math.ceil(len(line.rstrip("\n")) / CODE_CHARS))
+        r = max(1, math.ceil(len(line.rstrip("\n")) / OUTPUT_CHARS))
         if current and (rows + r) * CODE_LINE_PX + OUTPUT_PAD_PX > budget:
             parts.append(current)
             current, rows = [], 0
