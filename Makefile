@@ -3,6 +3,7 @@
 #   make test        the whole test suite (installs what it needs first)
 #   make release     regenerate exercises/ from solutions/
 #   make lectures    execute lectures/*.ipynb, render HTML + slides into build/lectures/
+#   make vendor      npm ci the pinned browser assets (reveal.js, MathJax, ...) that build/vendor/ gets
 #   make checkpoints remake the shipped pretrained encoders (sslcourse/checkpoints/*.pt + .json; CPU, ~1 h)
 #   make autograde   grade submitted/<student>/<assignment>/ (ZIPS=folder of LMS zips, JOBS=N in parallel)
 
@@ -14,9 +15,12 @@ JOBS   ?= 1
 ZIPS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: course test release lectures autograde checkpoints install clean
+VENDOR := sslcourse/course/vendor
+VENDOR_STAMP := $(VENDOR)/node_modules/.package-lock.json
 
-install: $(STAMP)
+.PHONY: course test release lectures autograde checkpoints install vendor clean
+
+install: $(STAMP) vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +28,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-course: $(STAMP)
+# The pages' browser assets (sslcourse/course/assets.py); without npm the lectures still render, with CDN links.
+vendor: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): $(VENDOR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(VENDOR) --ignore-scripts --no-audit --no-fund --loglevel=error \
+	    --fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 \
+	  || echo "vendor: npm ci failed; the rendered lectures will load reveal.js and MathJax from CDNs"; \
+	else echo "vendor: npm not found; the rendered lectures will load reveal.js and MathJax from CDNs"; fi
+
+course: $(STAMP) vendor
 	$(BIN)/sslcourse course --jobs $(JOBS)
 
 release: $(STAMP)
 	$(BIN)/sslcourse release
 
-lectures: $(STAMP)
+lectures: $(STAMP) vendor
 	$(BIN)/sslcourse render --out build/lectures
 
 checkpoints: $(STAMP)
@@ -40,7 +54,7 @@ autograde: $(STAMP)
 	$(BIN)/sslcourse autograde --jobs $(JOBS) $(if $(ZIPS),--zips $(ZIPS),)
 
 # Two workers on two cores, one thread each; grading tests stay together on one worker (loadgroup).
-test: $(STAMP)
+test: $(STAMP) vendor
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS) tests
 
 clean:

@@ -1,5 +1,5 @@
 """Every notebook is stored without outputs; every lecture and every solution executes top to
-bottom and shows each figure it draws.
+bottom and shows each figure it draws; every lecture's deck fits 1280x720 slide by slide.
 
 Solution notebooks are graded in tests/test_assignments.py (headless, as the autograder runs
 them); here they run once more with the inline backend, at the autograder's budgets
@@ -14,8 +14,10 @@ import re
 
 import pytest
 
+import deckcheck
 from conftest import ROOT
 from sslcourse import course, notebook, plot
+from sslcourse.course import slides
 
 NOTEBOOKS = sorted(p for folder in ("lectures", "solutions", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts)
@@ -32,8 +34,11 @@ def test_notebook_is_stored_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
-def test_lecture_executes_top_to_bottom(path):
-    nb = course.execute_notebook(path, timeout=600)
+def test_lecture_executes_top_to_bottom(path, tmp_path):
+    """Executed and rendered as `make lectures` does; then its deck is measured in chromium: at least
+    a slide per section, and no slide whose content leaves the 1280x720 viewport."""
+    course.render([str(path)], out=tmp_path / "lectures")
+    nb = course.read_notebook(tmp_path / "lectures" / path.name)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     figures = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
@@ -44,6 +49,16 @@ def test_lecture_executes_top_to_bottom(path):
     # the headline comparison for build/results.json, from this very run
     record = notebook.collect_results(nb).get(path.stem)
     assert record and record["ssl"] and record["baselines"], f"{path.name} reports no headline (report_results)"
+
+    reason = deckcheck.missing()
+    if reason:
+        pytest.skip(f"executed and rendered; deck layout not measured: {reason}")
+    deck = tmp_path / "lectures" / f"{path.stem}.slides.html"
+    result = deckcheck.open_page("deck", deck, tmp_path / "slide.png")
+    assert not deckcheck.offline_problems(result), deckcheck.offline_problems(result)
+    assert len(result["slides"]) >= slides.sections(nb), (len(result["slides"]), slides.sections(nb))
+    overflows = deckcheck.overflowing_slides(result, path.stem)
+    assert not overflows, "slides that do not fit 1280x720:\n" + "\n".join(overflows)
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ Thin wrappers around nbgrader and nbconvert, one module per job, each step a pla
     schedule.merge_course(shard, root) a shard graded elsewhere (a job array) -> the main gradebook
     feedback.generate_feedback(...)  feedback/ HTML per student: names, points, own errors, no hidden test
     report.grade_table(grades)       autograde-grades.csv and the table a TA reads
+    slides.apply_slide_rule(nb)      the documented rule that turns a lecture into a deck (render time)
+    assets.copy_assets(build)        the pinned reveal.js/MathJax/... (npm) -> build/vendor/, for offline pages
     render.render(notebooks)         execute lecture notebooks, write HTML and reveal.js slides
     demo.build_course(root)          release + lectures + a demo class of two students + index.html
 
