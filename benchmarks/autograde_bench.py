@@ -2,6 +2,11 @@
 
     python benchmarks/autograde_bench.py --assignment 00_fixture --n 100 --jobs 1 2
     python benchmarks/autograde_bench.py --assignment 01_pretext_tasks --n 4 --jobs 1
+    python benchmarks/autograde_bench.py --assignment 03_next_token_prediction --n 30 --jobs 1 --plain
+
+With --plain the same class is also graded by plain nbgrader (`nbgrader autograde` then
+`nbgrader generate_feedback`, the course's nbgrader_config.py, no sandbox, no staging, no budget)
+in a fresh copy, so the wrapper's overhead per submission is one ratio.
 
 The class cycles through the solution, the blank release and every mutant of
 tests/mutants/<assignment>.py (so the submissions fail in different places, as a real class does).
@@ -18,6 +23,7 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +65,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="submissions")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--timeout", type=int, default=60, help="seconds per cell")
+    parser.add_argument("--plain", action="store_true", help="also grade the class with plain nbgrader")
     args = parser.parse_args()
 
     print(f"{args.n} submissions of {args.assignment}, {os.cpu_count()} cores\n")
@@ -77,6 +84,24 @@ def main() -> None:
             scores = sorted({g.score for g in grades if g.score is not None})
             print(f"| {jobs} | {wall:.0f} | {wall / args.n:.2f} | {cpu:.0f} | {load0:.1f} -> {os.getloadavg()[0]:.1f} "
                   f"| {len(grades)} graded, distinct scores {scores} |", flush=True)
+    if args.plain:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = make_class(Path(tmp) / "course", args.assignment, args.n)  # release: gradebook recorded
+            env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="",
+                       PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+            load0 = os.getloadavg()[0]
+            cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            for step in ("autograde", "generate_feedback"):
+                subprocess.run([sys.executable, "-m", "nbgrader", step, args.assignment, "--force",
+                                f"--Execute.timeout={args.timeout}", "--log-level=WARN"],
+                               cwd=root, env=env, check=True, capture_output=True)
+            wall = time.perf_counter() - start
+            cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+            graded = len(list((root / "autograded").glob(f"*/{args.assignment}")))
+            print(f"| plain nbgrader | {wall:.0f} | {wall / args.n:.2f} | {cpu:.0f} | {load0:.1f} -> "
+                  f"{os.getloadavg()[0]:.1f} | {graded} graded |", flush=True)
 
 
 if __name__ == "__main__":

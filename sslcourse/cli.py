@@ -41,7 +41,8 @@ def _autograde(args: argparse.Namespace) -> None:
     names = args.assignments or course.assignments(root)
     if args.zips:
         course.collect_zips(args.zips, submitted, names)
-    limits = {key: getattr(args, key) for key in ("timeout", "memory_gb", "student_timeout")
+    limits = {key: getattr(args, key) for key in ("timeout", "memory_gb", "student_timeout", "budget_factor",
+                                                  "min_budget_s", "budget_s")
               if getattr(args, key) is not None}
     grades = course.autograde(root, submitted, students=args.students, names=names, out=args.out,
                               jobs=args.jobs or 1, **limits)
@@ -77,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=None, help="seconds one cell may run (default: nbgrader_config.py)")
     p.add_argument("--memory-gb", type=float, default=None, help="memory cap of each grading kernel (0: none)")
     p.add_argument("--student-timeout", type=float, default=None,
-                   help="seconds one submission may take in all before it is stopped")
+                   help="seconds after which a submission's grading process is killed (a backstop)")
+    p.add_argument("--budget-factor", type=float, default=None,
+                   help="a submission may run this many times the solution's grading time (default 5)")
+    p.add_argument("--min-budget", dest="min_budget_s", type=float, default=None,
+                   help="... but at least this many seconds (default 120)")
+    p.add_argument("--budget", dest="budget_s", type=float, default=None,
+                   help="the budget in seconds for every assignment instead (0: none; skips timing the solutions)")
 
     p = sub.add_parser("merge", help="merge the graded shards of a large class into one course folder")
     p.add_argument("shards", nargs="+", help="course folders that each graded some students")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import pytest
@@ -81,8 +82,14 @@ def test_build_course_on_the_fixture_writes_the_index(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "5/5*" in out and "0/5" in out
     grades = (root / "build" / "grading-demo" / course.GRADES_CSV).read_text().splitlines()
-    assert grades[0].startswith("student,assignment,score") and len(grades) == 3
-    assert (root / "build" / "grading-demo" / "feedback" / "perfect-student" / "00_fixture" / "00_fixture.html").is_file()
+    assert grades[0].startswith("student,assignment,autograded_score,autograded_max,hand_graded_max,total_max") \
+        and len(grades) == 3
+    feedback = root / "build" / "grading-demo" / "feedback" / "perfect-student" / "00_fixture" / "00_fixture.html"
+    row = dict(zip(grades[0].split(","), next(g for g in grades if g.startswith("perfect-student")).split(",")))
+    assert float(row["total_max"]) == float(row["autograded_max"]) + float(row["hand_graded_max"]) > float(row["autograded_max"])
+    # the feedback page's total ("Score: x / y") is out of the CSV's total_max, hand-graded points included
+    totals = re.findall(r"Score:\s*[\d.]+\s*/\s*([\d.]+)", re.sub(r"<[^>]+>", " ", feedback.read_text()))
+    assert totals and float(totals[0]) == float(row["total_max"]), totals
 
 
 # --------------------------------------------------------------------------- staging (no kernel)

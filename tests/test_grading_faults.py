@@ -137,4 +137,6 @@ def test_real_assignment_reference_callers_lose_every_part(real_run):
     points = _points(root / "gradebook.db", name, "cheater")
     for fn in cheats:
         assert any(points[gid][0] < points[gid][1] for gid in cells_testing(sol, fn)), (fn, points)
-    assert "integrity check failed" in grades["cheater"].reason, grades["cheater"].reason
+    # the guard, or the stub the grading kernel has instead of the reference (sandbox.py), stops it
+    assert ("integrity check failed" in grades["cheater"].reason
+            or "called the course's reference" in grades["cheater"].reason), grades["cheater"].reason

@@ -10,6 +10,7 @@ from pathlib import Path
 
 
 KERNEL_DIED = "KernelDied"  # the error name of a cell that killed its kernel (worker -> reports)
+BUDGET_USED = "GradingBudgetUsed"  # the error name of a cell not run: the submission's time budget was spent
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 

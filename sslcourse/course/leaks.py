@@ -75,15 +75,17 @@ def _notebook_answers(path: Path) -> tuple[set[str], set[str]]:
     return answers, public
 
 
-def answer_lines(root: str | Path) -> set[str]:
-    """Every non-trivial answer line of the course at `root` (solutions/ and the package)."""
+def answer_lines(root: str | Path, package: str | Path | None = None) -> set[str]:
+    """Every non-trivial answer line of the course at `root` (its solutions/) and of the package
+    (default: this sslcourse)."""
     root = Path(root)
+    package = Path(package) if package else Path(__file__).resolve().parents[1]
     answers, public = set(), set()
     for nb in sorted((root / "solutions").glob("*/*.ipynb")):
         a, p = _notebook_answers(nb)
         answers |= a
         public |= p
-    for py in sorted((root / "sslcourse").rglob("*.py")):
+    for py in sorted(package.rglob("*.py")):
         inside, outside = split_blocks(py.read_text())
         answers.update(map(_norm, inside))
         public.update(map(_norm, outside))
@@ -129,9 +131,9 @@ def readable_text(name: str, data: bytes) -> list[tuple[str, str]]:
     return [(name, text)]
 
 
-def find_leaks(build: str | Path, root: str | Path) -> list[Leak]:
-    """Every answer line of the course at `root` that appears in a file under `build`."""
-    answers = answer_lines(root)
+def find_leaks(build: str | Path, root: str | Path, package: str | Path | None = None) -> list[Leak]:
+    """Every answer line of the course at `root` (and of the package) that appears in a file under `build`."""
+    answers = answer_lines(root, package)
     build = Path(build)
     leaks = []
     for path in sorted(p for p in build.rglob("*") if p.is_file()):

@@ -24,15 +24,23 @@ class Grade:
     reason: str = ""  # one line when something went wrong (or was repaired)
 
 
+CSV_COLUMNS = ["student", "assignment", "autograded_score", "autograded_max", "hand_graded_max", "total_max", "reason"]
+
+
 def write_grades_csv(grades: list[Grade], path: str | os.PathLike) -> None:
-    """The grades CSV (``GRADES_CSV``): one row per (student, assignment), written atomically."""
+    """The grades CSV (``GRADES_CSV``): one row per (student, assignment), written atomically.
+
+    ``autograded_score`` / ``autograded_max`` are what the autograder gave; ``hand_graded_max`` the
+    points of free-text answers still to grade in formgrader; ``total_max`` (their sum) is the
+    total the student's feedback page is out of.
+    """
     with atomic_write(path) as tmp:
         with open(tmp, "w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["student", "assignment", "score", "max_score", "manual_pending", "reason"])
+            writer.writerow(CSV_COLUMNS)
             for g in grades:
                 writer.writerow([g.student, g.assignment, "" if g.score is None else g.score,
-                                 g.max_score, g.manual_pending, g.reason])
+                                 g.max_score, g.manual_pending, g.max_score + g.manual_pending, g.reason])
 
 
 def merge_grades_csv(paths: list[str | os.PathLike], out: str | os.PathLike) -> list[Grade]:
@@ -42,8 +50,8 @@ def merge_grades_csv(paths: list[str | os.PathLike], out: str | os.PathLike) -> 
         with open(path, newline="") as fh:
             for r in csv.DictReader(fh):
                 rows[r["student"], r["assignment"]] = Grade(
-                    r["student"], r["assignment"], float(r["score"]) if r["score"] else None,
-                    float(r["max_score"]), float(r["manual_pending"]), r["reason"])
+                    r["student"], r["assignment"], float(r["autograded_score"]) if r["autograded_score"] else None,
+                    float(r["autograded_max"]), float(r["hand_graded_max"]), r["reason"])
     grades = [rows[k] for k in sorted(rows)]
     write_grades_csv(grades, out)
     return grades

@@ -30,11 +30,10 @@ import tempfile
 from pathlib import Path
 
 from sslcourse.course import kernel_launcher
-from sslcourse.course.student import copy_package
+from sslcourse.course.student import PACKAGE, copy_package
 
 BWRAP = "bwrap"
 KERNEL_NAME = "python3"  # the notebooks' kernel: the sandboxed spec shadows the plain one
-PACKAGE = Path(__file__).resolve().parents[1]  # the full package (with the answers): never in a kernel
 
 
 def find_bwrap(name: str | None = None) -> tuple[str, str | None]:

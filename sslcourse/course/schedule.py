@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslcourse.course.common import (KERNEL_DIED, CourseError, _course_root, _gid, _last_error, _nbgrader, _rmtree,
+from sslcourse.course.common import (BUDGET_USED, KERNEL_DIED, CourseError, _course_root, _gid, _last_error, _nbgrader, _rmtree,
                                      _short, _students, assignments, read_notebook)
 from sslcourse.course import sandbox
 from sslcourse.course.feedback import generate_feedback
@@ -40,6 +40,10 @@ DEFAULT_MEMORY_GB = 4.0
 
 
 DEFAULT_STUDENT_TIMEOUT = 900.0
+# The time one submission may take in all: BUDGET_FACTOR x the solution's own grading time, at least
+# MIN_BUDGET_S (the solution is graded once per assignment at the start of a run to measure it).
+BUDGET_FACTOR, MIN_BUDGET_S = 5.0, 120.0
+SOLUTION_STUDENT = "__solution__"
 
 
 def _kill_tree(pid: int) -> None:
@@ -85,7 +89,7 @@ def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
         nb = json.loads(path.read_text())
     except (OSError, ValueError):
         return []
-    kinds: dict[str, list[str]] = {"timeout": [], "crash": [], "memory": [], "integrity": [], "sandbox": [], "stub": []}
+    kinds: dict[str, list[str]] = {"timeout": [], "crash": [], "memory": [], "integrity": [], "sandbox": [], "stub": [], "budget": []}
     for i, cell in enumerate(nb.get("cells", [])):
         label = _gid(cell) or f"cell {i + 1}"
         for out in cell.get("outputs", []):
@@ -96,6 +100,8 @@ def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
                 kinds["timeout"].append(label)
             elif ename == KERNEL_DIED:
                 kinds["crash"].append(label)
+            elif ename == BUDGET_USED:
+                kinds["budget"].append(label)
             elif ename == "MemoryError" or "can't allocate memory" in evalue or "DefaultCPUAllocator" in evalue:
                 kinds["memory"].append(label)
             elif "integrity check" in evalue:
@@ -109,7 +115,9 @@ def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
             "memory": f"ran out of memory (cap {memory_gb:g} GiB per kernel): {{}}",
             "integrity": "integrity check failed: {} (the code calls the course's reference implementation)",
             "sandbox": "reached outside its sandbox (files, network or processes the grader hides): {}",
-            "stub": "called the course's reference, which grading kernels only have as a stub: {}"}
+            "stub": "called the course's reference, which grading kernels only have as a stub: {}",
+            "budget": f"used up its time budget (max({MIN_BUDGET_S:g} s, {BUDGET_FACTOR:g} x the solution's grading "
+                      "time) unless set otherwise; autograde-logs/*-budget.txt): not run, scored 0: {}"}
     return [text[k].format(_short(cells, 4)) for k, cells in kinds.items() if cells]
 
 
@@ -134,8 +142,8 @@ def _nbgrader_args(shard: _Shard, source: Path, timeout: int) -> list[str]:
 
 
 def _grade_shard(shard: _Shard, name: str, students: list[str], source: Path, timeout: int,
-                 memory_gb: float, student_timeout: float, logs: Path, tick, kernel_env: dict[str, str]
-                 ) -> dict[str, str]:
+                 memory_gb: float, student_timeout: float, logs: Path, tick, kernel_env: dict[str, str],
+                 budget_s: float = 0.0, durations: dict[str, float] | None = None) -> dict[str, str]:
     """Grade `students` of one shard on one assignment in as few nbgrader runs as possible.
 
     Returns {student: failure reason} for those that could not be graded (others are in the
@@ -155,7 +163,8 @@ def _grade_shard(shard: _Shard, name: str, students: list[str], source: Path, ti
                 *sandbox.nbgrader_args(runtime)]
         if others:
             argv.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
-        spec = {"events": str(events), "memory_bytes": int(memory_gb * 2**30) if memory_gb else 0, "argv": argv}
+        spec = {"events": str(events), "memory_bytes": int(memory_gb * 2**30) if memory_gb else 0,
+                "budget_s": budget_s, "argv": argv}
         env = {**_grading_env(), **kernel_env, "JUPYTER_RUNTIME_DIR": runtime}
         with open(log, "w") as fh:
             proc = subprocess.Popen([sys.executable, "-m", "sslcourse.course.worker", json.dumps(spec)],
@@ -174,6 +183,8 @@ def _grade_shard(shard: _Shard, name: str, students: list[str], source: Path, ti
                     if ev["event"] == "start":
                         current, since = student, time.monotonic()
                     elif ev["event"] in ("done", "error") and student in pending:
+                        if durations is not None and student == current:
+                            durations[student] = time.monotonic() - since
                         pending.remove(student)
                         progressed = True
                         if ev["event"] == "error":
@@ -284,12 +295,35 @@ def merge_course(shard: str | os.PathLike, root: str | os.PathLike = ".",
     return merged
 
 
+def _budget(work: Path, root: Path, name: str, source_dir: Path, release: dict, source: dict, timeout: int,
+            memory_gb: float, student_timeout: float, kernel_env: dict[str, str], logs: Path,
+            factor: float, minimum: float) -> float:
+    """Grade the solution of `name` alone, as a student would be; return the budget its time gives."""
+    shard = _Shard(-1, work / f"budget-{name}", [SOLUTION_STUDENT])
+    _stage(source_dir / name, shard.submitted / SOLUTION_STUDENT / name, release, SOLUTION_STUDENT, name, source)
+    shutil.copy(root / "nbgrader_config.py", shard.root / "nbgrader_config.py")
+    shutil.copy(root / "gradebook.db", shard.root / "gradebook.db")
+    durations: dict[str, float] = {}
+    failures = _grade_shard(shard, name, [SOLUTION_STUDENT], source_dir, timeout, memory_gb, student_timeout,
+                            logs, lambda: None, kernel_env, 0.0, durations)
+    if failures or SOLUTION_STUDENT not in durations:
+        print(f"grading budget: {name}: the solution itself could not be graded "
+              f"({failures.get(SOLUTION_STUDENT, 'no time measured')}); no budget", file=sys.stderr)
+        return 0.0
+    budget = max(minimum, factor * durations[SOLUTION_STUDENT])
+    (logs / f"{name}-budget.txt").write_text(
+        f"grading budget: {name}: max({minimum:g} s, {factor:g} x the solution's {durations[SOLUTION_STUDENT]:.1f} s) "
+        f"= {budget:.0f} s per submission\n")
+    return budget
+
+
 def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None = None,
               students: list[str] | None = None, names: list[str] | None = None,
               out: str | os.PathLike | None = None, source: str | None = None,
               feedback: bool = True, jobs: int = 1, timeout: int | None = None,
               memory_gb: float = DEFAULT_MEMORY_GB, student_timeout: float = DEFAULT_STUDENT_TIMEOUT,
-              progress: bool = True) -> list[Grade]:
+              budget_factor: float = BUDGET_FACTOR, min_budget_s: float = MIN_BUDGET_S,
+              budget_s: float | None = None, progress: bool = True) -> list[Grade]:
     """Autograde every submission in submitted/<student>/<assignment>/ against the hidden tests.
 
     Writes autograded/ and feedback/ (HTML per student) and the gradebook in the course folder,
@@ -300,6 +334,9 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
         timeout: seconds one cell may run (default: the course's nbgrader_config.py, else 60).
         memory_gb: memory cap of each grading process and its kernel (0: no cap).
         student_timeout: a submission still running after this many seconds is stopped (scores 0).
+        budget_factor, min_budget_s: each submission may run max(min_budget_s, budget_factor x the
+            solution's grading time) in all; past it its remaining cells are not run and score 0.
+        budget_s: that budget in seconds, for every assignment (skips timing the solutions; 0: none).
         progress: show a progress bar (tqdm) over the submissions.
     """
     from tqdm.auto import tqdm
@@ -351,6 +388,12 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
             shutil.copy(root / "nbgrader_config.py", shard.root / "nbgrader_config.py")
             shutil.copy(root / "gradebook.db", shard.root / "gradebook.db")
 
+        # the time budget of a submission, from the solution's own grading time (one run per assignment).
+        budgets = {name: float(budget_s) for name in names} if budget_s is not None else {
+            name: _budget(work, root, name, source_dir, releases[name], sources[name], timeout, memory_gb,
+                          student_timeout, kernel_env, out / "autograde-logs", budget_factor, min_budget_s)
+            for name in names if any(key[1] == name for key in staged)}
+
         # 3. grade: one thread per shard, each runs one batched nbgrader process at a time.
         todo = {(s.index, name): [st for st in s.students if (st, name) in staged and not staged[st, name].zero_reason]
                 for s in shards for name in names}
@@ -368,7 +411,7 @@ def autograde(root: str | os.PathLike = ".", submitted: str | os.PathLike | None
                 if not batch:
                     continue
                 failures = _grade_shard(shard, name, batch, source_dir, timeout, memory_gb, student_timeout,
-                                        out / "autograde-logs", tick, kernel_env)
+                                        out / "autograde-logs", tick, kernel_env, budgets.get(name, 0.0))
                 for student, reason in failures.items():
                     staged[student, name].failure = reason
                 if feedback and set(batch) - set(failures):

@@ -33,6 +33,7 @@ from sslcourse.utils import atomic_write
 
 BEGIN, END = "# ### BEGIN SOLUTION", "# ### END SOLUTION"
 NAME = "sslcourse-student"
+PACKAGE = Path(__file__).resolve().parents[1]  # the full package (a source checkout: pip install -e .)
 
 # Which exercise each graded reference body of the package belongs to ("module:function").
 # A marked body missing here stops the build (tests/test_student.py keeps the table complete).
@@ -112,7 +113,7 @@ def copy_package(src: Path, dst: Path) -> int:
     stubbed = 0
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
-        if "__pycache__" in rel.parts or path.suffix in {".pyc", ".tmp"} or path.is_dir():
+        if {"__pycache__", "node_modules"} & set(rel.parts) or path.suffix in {".pyc", ".tmp"} or path.is_dir():
             continue
         out = dst / rel
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,12 +154,18 @@ sslcourse = ["checkpoints/*"]
 '''
 
 
-def build_wheel(root: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Build the student wheel of the package into out_dir (offline: pip without build isolation)."""
-    root, out_dir = Path(root), Path(out_dir)
+def build_wheel(out_dir: str | os.PathLike, package: Path = PACKAGE) -> Path:
+    """Build the student wheel of `package` (the sslcourse folder of a source checkout) into out_dir.
+
+    Offline: pip without build isolation, the checkout's pyproject.toml for the version and dependencies.
+    """
+    out_dir, root = Path(out_dir), package.parent
+    if not (root / "pyproject.toml").is_file():
+        raise CourseError(f"no pyproject.toml beside {package}: the student wheel is built from a source "
+                          "checkout of sslcourse (pip install -e .)")
     with tempfile.TemporaryDirectory(prefix="sslcourse-student-") as tmp:
         stage = Path(tmp)
-        if copy_package(root / "sslcourse", stage / "sslcourse") < len(OWNERS):
+        if copy_package(package, stage / "sslcourse") < len(OWNERS):
             raise CourseError("the package has fewer reference bodies than sslcourse.course.student.OWNERS "
                               "lists; remove the stale entries")
         (stage / "pyproject.toml").write_text(_student_pyproject(root))
@@ -234,7 +241,7 @@ def build_distribution(root: str | os.PathLike = ".", out: str | os.PathLike | N
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{NAME}.", dir=out)) / NAME
     try:
-        wheel = build_wheel(root, stage)
+        wheel = build_wheel(stage)
         for name in names:
             shutil.copytree(root / "exercises" / name, stage / "exercises" / name,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
@@ -244,7 +251,7 @@ def build_distribution(root: str | os.PathLike = ".", out: str | os.PathLike | N
         else:
             print(f"student build: no rendered lectures in {lectures} (run `make lectures`, then `make release`)")
         (stage / "README.md").write_text(STUDENT_README.format(wheel=wheel.name))
-        leaks = find_leaks(stage, root)
+        leaks = find_leaks(stage, root, PACKAGE)
         if leaks:
             raise CourseError(f"the student build would leak {len(leaks)} answer line(s), e.g. "
                               + "; ".join(str(leak) for leak in leaks[:3]) + "; nothing was written")

@@ -4,7 +4,10 @@ Started by the scheduler (``sslcourse.course.schedule``) as::
 
     python -m sslcourse.course.worker SPEC
 
-where SPEC is a JSON object ``{"events": path, "memory_bytes": int or 0, "argv": nbgrader's argv}``.
+where SPEC is a JSON object ``{"events": path, "memory_bytes": int or 0, "budget_s": seconds or 0,
+"argv": nbgrader's argv}``. ``budget_s`` is the time one submission may take in all: a cell gets
+at most what is left of it (and never more than the cell timeout), and once it is spent the
+remaining cells are not run and score 0 (``BUDGET_USED``).
 The worker writes one JSON line per event to the events file (``start`` / ``done`` / ``error``
 with a reason, and ``exit``), which is how the scheduler follows the run and stops a submission
 that runs too long. A cell that kills the kernel costs only that cell (``resilient_preprocess``)..
@@ -12,15 +15,21 @@ that runs too long. A cell that kills the kernel costs only that cell (``resilie
 from __future__ import annotations
 
 import json
+import math
 import resource
 import sys
+import time
 
-from sslcourse.course.common import KERNEL_DIED
+from sslcourse.course.common import BUDGET_USED, KERNEL_DIED
+
+BUDGET_S = 0.0  # seconds one notebook may run in all (0: no budget); set by main from the spec
 
 
 def main(spec_json: str) -> None:
     """One grading process: `nbgrader autograde` with a memory cap and crash recovery (see above)."""
+    global BUDGET_S
     spec = json.loads(spec_json)
+    BUDGET_S = float(spec.get("budget_s") or 0)
     if spec.get("memory_bytes"):  # inherited by the kernels: a huge allocation fails inside the kernel
         limit = int(spec["memory_bytes"])
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
@@ -85,6 +94,7 @@ def resilient_preprocess(self, nb, resources=None, km=None):
     self.reset_execution_trackers()
     self._check_assign_resources(resources)
     lost: dict[int, tuple[str, str]] = {}
+    started, cell_timeout = time.monotonic(), self.timeout
     for _attempt in range(len(self.nb.cells) + 1):
         current = None
         try:
@@ -97,6 +107,15 @@ def resilient_preprocess(self, nb, resources=None, km=None):
                         cell.outputs = [NotebookNode(output_type="error", ename=ename, evalue=evalue,
                                                      traceback=[f"{ename}: {evalue}"])]
                         continue
+                    if BUDGET_S and cell.cell_type == "code":
+                        left = BUDGET_S - (time.monotonic() - started)
+                        if left <= 0:  # spent: this cell and the rest are not run
+                            lost[index] = (BUDGET_USED, f"the submission used up its grading budget of {BUDGET_S:.0f} s "
+                                                        "before this cell; it was not run and scores 0")
+                            cell.outputs = [NotebookNode(output_type="error", ename=BUDGET_USED,
+                                                         evalue=lost[index][1], traceback=[lost[index][1]])]
+                            continue
+                        self.timeout = max(1, math.ceil(min(left, cell_timeout or left)))
                     current = index
                     self.preprocess_cell(cell, resources, index)
                     if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
