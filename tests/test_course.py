@@ -79,6 +79,8 @@ def test_build_course_on_the_fixture_writes_the_index(tmp_path, capsys):
     index = course.build_course(root, lectures=False)
     page = index.read_text()
     assert "00_fixture" in page and "perfect-student" in page
+    links = re.findall(r'href="([^"]+)"', page)
+    assert links and all(not link.startswith(("/", "..")) and (index.parent / link).is_file() for link in links), links
     out = capsys.readouterr().out
     assert "5/5*" in out and "0/5" in out
     grades = (root / "build" / "grading-demo" / course.GRADES_CSV).read_text().splitlines()

@@ -37,7 +37,8 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
         for student, folder in (("perfect-student", "solutions"), ("blank-student", "exercises")):
             dst = demo / "submitted" / student / name
             shutil.copytree(root / folder / name, dst)
-    grades = autograde(demo, names=names, source=str(root / "solutions"), jobs=jobs)
+    # budget_s=0: the demo's submissions are the solution and the blank release, nothing to stop early
+    grades = autograde(demo, names=names, source=str(root / "solutions"), jobs=jobs, budget_s=0)
     table = grade_table(grades)
     index = write_index(root / "build", rendered, names, grades, table)
     print(table)
@@ -57,9 +58,10 @@ def write_index(build: Path, rendered: list[Path], names: list[str], grades: lis
         rel = os.path.relpath(path, build)
         return f'<a href="{html.escape(rel)}">{html.escape(path.name)}</a>'
 
+    released = build / "student" / STUDENT_NAME / "exercises"  # inside build/: the folder can be published as is
     lecture_items = "".join(f"<li>{link(p)}</li>" for p in rendered) or "<li>(lectures not rendered)</li>"
     exercise_items = "".join(
-        f"<li>{html.escape(n)}: {', '.join(link(p) for p in sorted((build.parent / 'exercises' / n).glob('*.ipynb')))}</li>"
+        f"<li>{html.escape(n)}: {', '.join(link(p) for p in sorted(released.joinpath(n).glob('*.ipynb')))}</li>"
         for n in names)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>sslcourse</title></head><body>
 <h1>Self-supervised learning: the course</h1>

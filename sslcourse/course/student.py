@@ -9,6 +9,7 @@ the package, the reference body of every graded function, between `# ### BEGIN S
         sslcourse-<version>+student-py3-none-any.whl
         exercises/NN_topic/NN_topic.ipynb          the nbgrader release (stubs, no hidden tests)
         lectures/                                  the rendered lectures (HTML, slides), if rendered
+        vendor/                                    reveal.js and MathJax for them (offline)
     build/student/sslcourse-student.zip          the same folder, one file to upload to the LMS
 
 The wheel is the package with each graded reference body replaced by
@@ -248,6 +249,8 @@ def build_distribution(root: str | os.PathLike = ".", out: str | os.PathLike | N
         rendered = sorted(lectures.glob("*.html")) if lectures.is_dir() else []
         if rendered:
             shutil.copytree(lectures, stage / "lectures", ignore=shutil.ignore_patterns("*.json", ".*"))
+            if (lectures.parent / "vendor").is_dir():  # the pages load reveal.js and MathJax from ../vendor/
+                shutil.copytree(lectures.parent / "vendor", stage / "vendor")
         else:
             print(f"student build: no rendered lectures in {lectures} (run `make lectures`, then `make release`)")
         (stage / "README.md").write_text(STUDENT_README.format(wheel=wheel.name))
