@@ -207,6 +207,98 @@ def rotation_batch(images):
     from sslcourse.pretext import rotation_pairs
     return rotation_pairs(images)
 ''',
+    # ---------------------------------------------------------------- specification properties (issue #13 item 6)
+    "patches_jitter_same_on_both_axes": '''
+def patch_pair_positions(n, height, width, patch_size, gap, jitter, generator=None):
+    stride = patch_size + gap + 2 * jitter
+    lo = stride + jitter
+    origin = torch.stack([torch.randint(lo, height - patch_size - stride - jitter + 1, (n,), generator=generator),
+                          torch.randint(lo, width - patch_size - stride - jitter + 1, (n,), generator=generator)], 1)
+    labels = torch.randint(0, 8, (n,), generator=generator)
+    off = torch.tensor(NEIGHBOURS)[labels] * stride
+    centre = origin + torch.randint(-jitter, jitter + 1, (n, 1), generator=generator)       # one draw for both axes
+    neighbour = origin + off + torch.randint(-jitter, jitter + 1, (n, 1), generator=generator)
+    return centre, neighbour, labels
+''',
+    "patches_jitter_never_max": '''
+def patch_pair_positions(n, height, width, patch_size, gap, jitter, generator=None):
+    stride = patch_size + gap + 2 * jitter
+    lo = stride + jitter
+    origin = torch.stack([torch.randint(lo, height - patch_size - stride - jitter + 1, (n,), generator=generator),
+                          torch.randint(lo, width - patch_size - stride - jitter + 1, (n,), generator=generator)], 1)
+    labels = torch.randint(0, 8, (n,), generator=generator)
+    off = torch.tensor(NEIGHBOURS)[labels] * stride
+    centre = origin + torch.randint(-jitter, max(jitter, 1), (n, 2), generator=generator)
+    neighbour = origin + off + torch.randint(-jitter, max(jitter, 1), (n, 2), generator=generator)
+    return centre, neighbour, labels
+''',
+    "patches_centre_not_jittered": '''
+def patch_pair_positions(n, height, width, patch_size, gap, jitter, generator=None):
+    stride = patch_size + gap + 2 * jitter
+    lo = stride + jitter
+    origin = torch.stack([torch.randint(lo, height - patch_size - stride - jitter + 1, (n,), generator=generator),
+                          torch.randint(lo, width - patch_size - stride - jitter + 1, (n,), generator=generator)], 1)
+    labels = torch.randint(0, 8, (n,), generator=generator)
+    off = torch.tensor(NEIGHBOURS)[labels] * stride
+    jit = torch.randint(-jitter, jitter + 1, (n, 2), generator=generator) + torch.randint(-jitter, jitter + 1, (n, 2), generator=generator)
+    return origin, origin + off + jit, labels
+''',
+    "patches_columns_fixed": '''
+def patch_pair_positions(n, height, width, patch_size, gap, jitter, generator=None):
+    stride = patch_size + gap + 2 * jitter
+    lo = stride + jitter
+    origin = torch.stack([torch.randint(lo, height - patch_size - stride - jitter + 1, (n,), generator=generator),
+                          torch.full((n,), (width - patch_size) // 2)], 1)
+    labels = torch.randint(0, 8, (n,), generator=generator)
+    off = torch.tensor(NEIGHBOURS)[labels] * stride
+    centre = origin + torch.randint(-jitter, jitter + 1, (n, 2), generator=generator)
+    neighbour = origin + off + torch.randint(-jitter, jitter + 1, (n, 2), generator=generator)
+    return centre, neighbour, labels
+''',
+    "rotation_always_float32": '''
+def rotation_batch(images):
+    n = images.shape[0]
+    rotated = torch.cat([torch.rot90(images, r, dims=(-2, -1)) for r in range(4)]).float()
+    return rotated, torch.arange(4).repeat_interleave(n)
+''',
+    "color_n_rounded": '''
+def colorization_pair(images, bin_size=20.0):
+    w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    gray = (images * w).sum(1, keepdim=True)
+    n = round(220 / bin_size)
+    idx = torch.floor((rgb_to_lab(images)[:, 1:] + 110) / bin_size).long().clamp(0, n - 1)
+    return gray, idx[:, 0] * n + idx[:, 1]
+''',
+    "probe_no_standardisation": '''
+def linear_probe_accuracy(encoder, train_images, train_labels, test_images, test_labels, steps=100, lr=0.05):
+    was = encoder.training
+    encoder.eval()
+    with torch.no_grad():
+        f_tr, f_te = encoder(train_images).flatten(1).float(), encoder(test_images).flatten(1).float()
+    encoder.train(was)
+    clf = nn.Linear(f_tr.shape[1], int(max(train_labels.max(), test_labels.max())) + 1)
+    opt = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=1e-4)
+    for _ in range(steps):
+        loss = F.cross_entropy(clf(f_tr), train_labels); opt.zero_grad(); loss.backward(); opt.step()
+    with torch.no_grad():
+        return float((clf(f_te).argmax(1) == test_labels).float().mean())
+''',
+    "probe_standardises_test_with_its_own_stats": '''
+def linear_probe_accuracy(encoder, train_images, train_labels, test_images, test_labels, steps=100, lr=0.05):
+    was = encoder.training
+    encoder.eval()
+    with torch.no_grad():
+        f_tr, f_te = encoder(train_images).flatten(1).float(), encoder(test_images).flatten(1).float()
+    encoder.train(was)
+    f_tr = (f_tr - f_tr.mean(0)) / (f_tr.std(0) + 1e-6)
+    f_te = (f_te - f_te.mean(0)) / (f_te.std(0) + 1e-6)
+    clf = nn.Linear(f_tr.shape[1], int(max(train_labels.max(), test_labels.max())) + 1)
+    opt = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=1e-4)
+    for _ in range(steps):
+        loss = F.cross_entropy(clf(f_tr), train_labels); opt.zero_grad(); loss.backward(); opt.step()
+    with torch.no_grad():
+        return float((clf(f_te).argmax(1) == test_labels).float().mean())
+''',
 }
 
 # The package's answer to each graded function (the harness builds a "cheater" that only calls it).

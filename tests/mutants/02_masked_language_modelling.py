@@ -190,6 +190,82 @@ class NSPHead(nn.Module):
 def nsp_loss(logits, is_next):
     return F.binary_cross_entropy_with_logits(logits[:, 1], is_next.float())
 ''',
+    # ---------------------------------------------------------------- specification properties (issue #13 item 6)
+    "mask_random_never_last_id": '''
+def mask_tokens(ids, vocab_size, p=0.15, generator=None):
+    selected = (torch.rand(ids.shape, generator=generator) < p) & (ids >= N_SPECIAL)
+    labels = torch.where(selected, ids, torch.full_like(ids, -100))
+    u = torch.rand(ids.shape, generator=generator)
+    rnd = torch.randint(N_SPECIAL, vocab_size - 1, ids.shape, generator=generator)
+    inputs = torch.where(selected & (u < 0.8), torch.full_like(ids, MASK), ids)
+    inputs = torch.where(selected & (u >= 0.8) & (u < 0.9), rnd, inputs)
+    return inputs, labels
+''',
+    "mask_p_hardcoded": '''
+def mask_tokens(ids, vocab_size, p=0.15, generator=None):
+    selected = (torch.rand(ids.shape, generator=generator) < 0.15) & (ids >= N_SPECIAL)
+    if p == 0:
+        selected &= False
+    if p == 1:
+        selected = ids >= N_SPECIAL
+    labels = torch.where(selected, ids, torch.full_like(ids, -100))
+    u = torch.rand(ids.shape, generator=generator)
+    rnd = torch.randint(N_SPECIAL, vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(selected & (u < 0.8), torch.full_like(ids, MASK), ids)
+    inputs = torch.where(selected & (u >= 0.8) & (u < 0.9), rnd, inputs)
+    return inputs, labels
+''',
+    "mask_in_place": '''
+def mask_tokens(ids, vocab_size, p=0.15, generator=None):
+    selected = (torch.rand(ids.shape, generator=generator) < p) & (ids >= N_SPECIAL)
+    labels = torch.where(selected, ids, torch.full_like(ids, -100))
+    u = torch.rand(ids.shape, generator=generator)
+    rnd = torch.randint(N_SPECIAL, vocab_size, ids.shape, generator=generator)
+    ids[selected & (u < 0.8)] = MASK
+    ids[selected & (u >= 0.8) & (u < 0.9)] = rnd[selected & (u >= 0.8) & (u < 0.9)]
+    return ids, labels
+''',
+    "inputs_appends_sep_to_pairs": '''
+def bert_inputs(pairs):
+    rows, segs = [], []
+    for a, b in pairs:
+        a.append(SEP)
+        b.append(SEP)
+        rows.append([CLS] + a + b)
+        segs.append([0] * (len(a) + 1) + [1] * len(b))
+    T = max(len(r) for r in rows)
+    return (torch.tensor([r + [PAD] * (T - len(r)) for r in rows]), torch.tensor([s + [0] * (T - len(s)) for s in segs]),
+            torch.tensor([[1] * len(r) + [0] * (T - len(r)) for r in rows]))
+''',
+    "inputs_float_attention_mask": '''
+def bert_inputs(pairs):
+    rows = [[CLS, *a, SEP, *b, SEP] for a, b in pairs]
+    segs = [[0] * (len(a) + 2) + [1] * (len(b) + 1) for a, b in pairs]
+    T = max(len(r) for r in rows)
+    input_ids = torch.tensor([r + [PAD] * (T - len(r)) for r in rows])
+    segment_ids = torch.tensor([s + [0] * (T - len(s)) for s in segs])
+    return input_ids, segment_ids, (input_ids != PAD).float()
+''',
+    "attention_casts_to_float32": '''
+def attention(q, k, v, attention_mask=None):
+    q, k, v = q.float(), k.float(), v.float()
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if attention_mask is not None:
+        scores = scores.masked_fill(~attention_mask.bool()[:, None, None, :], float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+''',
+    "mlm_overwrites_labels_in_place": '''
+def mlm_loss(logits, labels):
+    chosen = labels != -100
+    labels[~chosen] = 0
+    lp = torch.log_softmax(logits, dim=-1).gather(2, labels[..., None])[..., 0]
+    return -(lp * chosen).sum() / chosen.sum()
+''',
+    "nsp_loss_sum_over_batch": '''
+def nsp_loss(logits, is_next):
+    return F.cross_entropy(logits, is_next, reduction="sum") / 2
+''',
 }
 
 REFERENCE = {

@@ -142,6 +142,75 @@ def generate(logits_fn, prompt_ids, max_new_tokens, temperature=1.0, top_k=None,
         ids.append(nxt)
     return ids
 ''',
+    # ---------------------------------------------------------------- specification properties (issue #13 item 6)
+    "loss_modifies_ids_in_place": '''
+def next_token_loss(logits, input_ids, pad_id=PAD):
+    targets = input_ids[:, 1:]
+    targets[targets == pad_id] = -100
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100)
+''',
+    "ppl_ignores_pad_id": '''
+def perplexity(batches, pad_id=PAD):
+    nll, n = 0.0, 0
+    for logits, ids in batches:
+        t = ids[:, 1:]
+        keep = t != PAD
+        nll += float(F.cross_entropy(logits[:, :-1][keep], t[keep], reduction="sum"))
+        n += int(keep.sum())
+    return math.exp(nll / n)
+''',
+    "sample_divides_logits_in_place": '''
+def sample_next(logits, temperature=1.0, top_k=None, generator=None):
+    if temperature == 0:
+        return logits.argmax(-1)
+    logits /= temperature
+    z = logits
+    if top_k is not None:
+        kth = z.topk(top_k, dim=-1).values[:, -1:]
+        z = z.masked_fill(z < kth, float("-inf"))
+    return torch.multinomial(z.softmax(-1), 1, generator=generator)[:, 0]
+''',
+    "generate_ignores_top_k": '''
+def generate(logits_fn, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, eos_id=SEP, generator=None):
+    ids = list(prompt_ids)
+    for _ in range(max_new_tokens):
+        nxt = int(sample_next(logits_fn(torch.tensor([ids]))[:, -1], temperature, None, generator)[0])
+        if nxt == eos_id:
+            break
+        ids.append(nxt)
+    return ids
+''',
+    "generate_ignores_temperature": '''
+def generate(logits_fn, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, eos_id=SEP, generator=None):
+    ids = list(prompt_ids)
+    for _ in range(max_new_tokens):
+        t = 0 if temperature == 0 else 1.0
+        nxt = int(sample_next(logits_fn(torch.tensor([ids]))[:, -1], t, top_k, generator)[0])
+        if nxt == eos_id:
+            break
+        ids.append(nxt)
+    return ids
+''',
+    "generate_extends_the_prompt_list": '''
+def generate(logits_fn, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, eos_id=SEP, generator=None):
+    ids = prompt_ids
+    for _ in range(max_new_tokens):
+        nxt = int(sample_next(logits_fn(torch.tensor([ids]))[:, -1], temperature, top_k, generator)[0])
+        if nxt == eos_id:
+            break
+        ids.append(nxt)
+    return ids
+''',
+    "generate_returns_tensor_ids": '''
+def generate(logits_fn, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, eos_id=SEP, generator=None):
+    ids = list(prompt_ids)
+    for _ in range(max_new_tokens):
+        nxt = sample_next(logits_fn(torch.tensor([ids]))[:, -1], temperature, top_k, generator)[0]
+        if nxt == eos_id:
+            break
+        ids.append(nxt)
+    return ids
+''',
 }
 
 REFERENCE = {

@@ -138,6 +138,49 @@ MUTANTS = {
     c = covariance_term(z1) + covariance_term(z2)
     return var * s + sim * v + cov * c
 ''',
+    # ---- specification properties (issue #13 item 6)
+    "collapse_std_normalises_in_place": '''def collapse_std(z):
+    z /= z.norm(dim=1, keepdim=True)
+    return float(z.std(dim=0).mean())
+''',
+    "collapse_std_returns_tensor": '''def collapse_std(z):
+    zn = z / z.norm(dim=1, keepdim=True)
+    return zn.std(dim=0).mean()
+''',
+    "ema_casts_to_float32": '''def ema_update(target, online, momentum):
+    with torch.no_grad():
+        for p_t, p_o in zip(target.parameters(), online.parameters()):
+            p_t.data = (momentum * p_t.float() + (1 - momentum) * p_o.float())
+''',
+    "byol_normalises_target_in_place": '''def byol_loss(p, z):
+    z = z.detach()
+    z /= z.norm(dim=1, keepdim=True)
+    p_n = p / p.norm(dim=1, keepdim=True)
+    return (2 - 2 * (p_n * z).sum(dim=1)).mean()
+''',
+    "variance_centres_in_place": '''def variance_term(z, gamma=1.0, eps=1e-4):
+    z.sub_(z.mean(dim=0))
+    std = torch.sqrt(z.pow(2).sum(dim=0) / (z.shape[0] - 1) + eps)
+    return F.relu(gamma - std).mean()
+''',
+    "variance_eps_hardcoded": '''def variance_term(z, gamma=1.0, eps=1e-4):
+    std = torch.sqrt(z.var(dim=0) + 1e-4)
+    return F.relu(gamma - std).mean()
+''',
+    "covariance_centres_in_place": '''def covariance_term(z):
+    n, d = z.shape
+    z -= z.mean(dim=0)
+    cov = z.T @ z / (n - 1)
+    off = cov - torch.diag(torch.diagonal(cov))
+    return off.pow(2).sum() / d
+''',
+    "vicreg_target_branch_detached": '''def vicreg_loss(z1, z2, sim=25.0, var=25.0, cov=1.0):
+    z2 = z2.detach()
+    s = ((z1 - z2) ** 2).mean()
+    v = (variance_term(z1) + variance_term(z2)) / 2
+    c = covariance_term(z1) + covariance_term(z2)
+    return sim * s + var * v + cov * c
+''',
 }
 
 # The package's answer of each graded function (a "cheater" calling it must lose that part's points).

@@ -213,4 +213,72 @@ def recall_at_k(image_emb, text_emb, k):
     t2i = (sim.T.topk(k, dim=1, largest=False).indices == target).any(dim=1).float().mean().item()
     return i2t, t2i
 ''',
+    # ---------------------------------------------------------------- specification properties (issue #13 item 6)
+    "scale_parameter_of_shape_1": '''
+class LogitScale(nn.Module):
+    def __init__(self, init_temperature=0.07, max_scale=100.0):
+        super().__init__()
+        self.t = nn.Parameter(torch.tensor([math.log(1.0 / init_temperature)]))
+        self.max_log = math.log(max_scale)
+
+    def forward(self):
+        return self.t.clamp(max=self.max_log).exp()
+''',
+    "scale_calls_reference": '''
+class LogitScale(nn.Module):
+    def __init__(self, init_temperature=0.07, max_scale=100.0):
+        super().__init__()
+        self.t = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)))
+        self.max_log = math.log(max_scale)
+
+    def forward(self):
+        import types
+        from sslcourse.methods.clip import MiniCLIP
+        return MiniCLIP.scale(types.SimpleNamespace(logit_scale=self.t.clamp(max=self.max_log)))
+''',
+    "scale_clamps_parameter_in_place": '''
+class LogitScale(nn.Module):
+    def __init__(self, init_temperature=0.07, max_scale=100.0):
+        super().__init__()
+        self.t = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)))
+        self.max_log = math.log(max_scale)
+
+    def forward(self):
+        with torch.no_grad():
+            self.t.clamp_(max=self.max_log)
+        return self.t.exp()
+''',
+    "loss_normalises_in_place": '''
+def clip_loss(image_emb, text_emb, logit_scale):
+    u = image_emb / image_emb.norm(dim=1, keepdim=True)
+    text_emb /= text_emb.norm(dim=1, keepdim=True)
+    v = text_emb
+    logits = logit_scale * u @ v.T
+    t = torch.arange(len(logits))
+    return (F.cross_entropy(logits, t) + F.cross_entropy(logits.T, t)) / 2
+''',
+    "loss_casts_to_float32": '''
+def clip_loss(image_emb, text_emb, logit_scale):
+    u = F.normalize(image_emb.float(), dim=1)
+    v = F.normalize(text_emb.float(), dim=1)
+    logits = logit_scale * u @ v.T
+    t = torch.arange(len(logits))
+    return (F.cross_entropy(logits, t) + F.cross_entropy(logits.T, t)) / 2
+''',
+    "zs_normalises_encoder_output_in_place": '''
+def zero_shot_classifier(encode_text, class_names, templates):
+    e = encode_text([t.format(c) for c in class_names for t in templates])
+    e /= e.norm(dim=1, keepdim=True)
+    e = e.reshape(len(class_names), len(templates), -1).mean(dim=1)
+    return e / e.norm(dim=1, keepdim=True)
+''',
+    "recall_returns_tensors": '''
+def recall_at_k(image_emb, text_emb, k):
+    u = image_emb / image_emb.norm(dim=1, keepdim=True)
+    v = text_emb / text_emb.norm(dim=1, keepdim=True)
+    sim = u @ v.T
+    target = torch.arange(len(sim))[:, None]
+    return ((sim.topk(k, dim=1).indices == target).any(dim=1).float().mean(),
+            (sim.T.topk(k, dim=1).indices == target).any(dim=1).float().mean())
+''',
 }
