@@ -26,7 +26,7 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
     names = assignments(root)
     release(root, names)
     rendered = render(root=root, out=root / "build" / "lectures") if lectures else []
-    student = build_distribution(root)  # after the lectures: they are part of it
+    distribution = build_distribution(root)  # after the lectures: they are part of it
 
     demo = root / "build" / "grading-demo"
     if demo.exists():
@@ -46,7 +46,7 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
     print(f"\ncourse built: {index}")
     decks = sum(p.name.endswith(".slides.html") for p in rendered)
     print(f"  {len(names)} assignments released to exercises/, {decks} lectures rendered, "
-          f"student distribution {student}.zip, grade report in {demo / GRADES_CSV}")
+          f"student distribution {distribution}.zip, grade report in {demo / GRADES_CSV}")
     if bad:
         raise CourseError("demo grading is wrong for: " + ", ".join(f"{g.student}/{g.assignment}" for g in bad))
     return index
