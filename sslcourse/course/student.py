@@ -189,7 +189,8 @@ STUDENT_README = """# Self-supervised learning: your course files
 This folder is everything you need for the exercises:
 
 - `exercises/NN_topic/NN_topic.ipynb`: the six assignments, in the order of the lectures.
-- `lectures/`: the lectures, rendered (open the `.html` files in a browser; `.slides.html` are the decks).
+- `lectures/`: the lectures, rendered (open the `.html` files in a browser; `.slides.html` are the decks;
+  they work offline with `vendor/` beside them).
 - `{wheel}`: the course's Python package, `sslcourse`. The functions you write in an exercise
   are not in it: calling one raises `NotImplementedError` naming its exercise.
 
