@@ -20,14 +20,22 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 VIEWPORT = (1280, 720)
 
 
-def missing() -> str | None:
-    """Why the offline browser check cannot run here (None when it can)."""
+def browser_missing() -> str | None:
+    """Why headless chromium cannot be driven here (None when it can); tests/test_browser.py uses it too."""
     if not Path(CHROMIUM).exists():
         return "chromium is not installed (apt-get install -y chromium)"
     if shutil.which("node") is None:
         return "node is not installed"
     if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
         return "playwright-core is not installed (npm ci --prefix tests/browser)"
+    return None
+
+
+def missing() -> str | None:
+    """Why the offline browser check cannot run here (None when it can)."""
+    reason = browser_missing()
+    if reason:
+        return reason
     reason = assets.missing()
     if reason:
         return f"the vendored reveal.js/MathJax are not installed (make vendor): {reason}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,23 +22,12 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_course
+from deckcheck import BROWSER_DIR, CHROMIUM, browser_missing
 from sslcourse import course
 
 pytestmark = pytest.mark.xdist_group("grading")
 
-BROWSER_DIR = ROOT / "tests" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 NAME = "00_fixture"
-
-
-def _missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return "chromium is not installed (apt-get install -y chromium)"
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        return "playwright-core is not installed (npm ci --prefix tests/browser)"
-    return None
 
 
 def _free_port() -> int:
@@ -65,7 +53,7 @@ def _filled_exercise(root: Path) -> Path:
 
 
 def test_jupyterlab_runs_and_validates_an_exercise_in_chromium(tmp_path):
-    reason = _missing()
+    reason = browser_missing()
     if reason:
         pytest.skip(reason)
     root = make_course(tmp_path / "course", [NAME])

@@ -11,6 +11,8 @@ from pathlib import Path
 
 KERNEL_DIED = "KernelDied"  # the error name of a cell that killed its kernel (worker -> reports)
 BUDGET_USED = "GradingBudgetUsed"  # the error name of a cell not run: the submission's time budget was spent
+PACKAGE = Path(__file__).resolve().parents[1]  # the full package (a source checkout: pip install -e .)
+STUB_MARK = "is not in the student package"  # in every stub's message (student.py): reports and tests find it
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
+from sslcourse.course.common import PACKAGE
+
 MIN_CHARS = 16
 BLOCKS = (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
 
@@ -35,10 +37,6 @@ class Leak:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.text[:80]}"
-
-
-def _norm(line: str) -> str:
-    return line.strip()
 
 
 def split_blocks(text: str) -> tuple[list[str], list[str]]:
@@ -67,11 +65,11 @@ def _notebook_answers(path: Path) -> tuple[set[str], set[str]]:
         source = _cell_source(cell)
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.get("cell_type") == "markdown" and meta.get("solution"):
-            answers.update(map(_norm, source.splitlines()))
+            answers.update(map(str.strip, source.splitlines()))
             continue
         inside, outside = split_blocks(source)
-        answers.update(map(_norm, inside))
-        public.update(map(_norm, outside))
+        answers.update(map(str.strip, inside))
+        public.update(map(str.strip, outside))
     return answers, public
 
 
@@ -79,7 +77,7 @@ def answer_lines(root: str | Path, package: str | Path | None = None) -> set[str
     """Every non-trivial answer line of the course at `root` (its solutions/) and of the package
     (default: this sslcourse)."""
     root = Path(root)
-    package = Path(package) if package else Path(__file__).resolve().parents[1]
+    package = Path(package) if package else PACKAGE
     answers, public = set(), set()
     for nb in sorted((root / "solutions").glob("*/*.ipynb")):
         a, p = _notebook_answers(nb)
@@ -87,8 +85,8 @@ def answer_lines(root: str | Path, package: str | Path | None = None) -> set[str
         public |= p
     for py in sorted(package.rglob("*.py")):
         inside, outside = split_blocks(py.read_text())
-        answers.update(map(_norm, inside))
-        public.update(map(_norm, outside))
+        answers.update(map(str.strip, inside))
+        public.update(map(str.strip, outside))
     return {line for line in answers - public if len(line) >= MIN_CHARS and re.search(r"\w", line)}
 
 

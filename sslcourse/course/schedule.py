@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslcourse.course.common import (BUDGET_USED, KERNEL_DIED, CourseError, _course_root, _gid, _last_error, _nbgrader, _rmtree,
+from sslcourse.course.common import (BUDGET_USED, KERNEL_DIED, STUB_MARK, CourseError, _course_root, _gid, _last_error, _nbgrader, _rmtree,
                                      _short, _students, assignments, read_notebook)
 from sslcourse.course import sandbox
 from sslcourse.course.feedback import generate_feedback
@@ -80,7 +80,6 @@ def _grading_env(threads: int = 1) -> dict:
 # there or not writable, a network that does not exist, a reference body that is a stub.
 SANDBOX_ERRORS = {"PermissionError", "FileNotFoundError", "ConnectionRefusedError", "ConnectionError",
                   "OSError", "ProcessLookupError", "gaierror", "OperationalError"}  # sqlite3: no such database
-STUDENT_STUB = "is not in the student package"
 
 
 def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
@@ -106,8 +105,8 @@ def _execution_notes(path: Path, timeout: int, memory_gb: float) -> list[str]:
                 kinds["memory"].append(label)
             elif "integrity check" in evalue:
                 kinds["integrity"].append(label)
-            elif STUDENT_STUB in evalue:
-                kinds["stub"].append(f"{label} ({evalue.split(STUDENT_STUB)[0].strip()})")
+            elif STUB_MARK in evalue:
+                kinds["stub"].append(f"{label} ({evalue.split(STUB_MARK)[0].strip()})")
             elif ename in SANDBOX_ERRORS:
                 kinds["sandbox"].append(f"{label} ({ename}: {evalue[:80]})")
     text = {"timeout": f"timed out after {timeout} s: {{}} (those cells score 0, the rest was graded)",

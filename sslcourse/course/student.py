@@ -28,13 +28,12 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from sslcourse.course.common import CourseError, _course_root, _rmtree, assignments
+from sslcourse.course.common import PACKAGE, STUB_MARK, CourseError, _course_root, _rmtree, assignments
 from sslcourse.course.leaks import find_leaks
 from sslcourse.utils import atomic_write
 
 BEGIN, END = "# ### BEGIN SOLUTION", "# ### END SOLUTION"
 NAME = "sslcourse-student"
-PACKAGE = Path(__file__).resolve().parents[1]  # the full package (a source checkout: pip install -e .)
 
 # Which exercise each graded reference body of the package belongs to ("module:function").
 # A marked body missing here stops the build (tests/test_student.py keeps the table complete).
@@ -103,7 +102,7 @@ def stub_source(source: str, module: str) -> str:
             raise CourseError(f"{module}.{function} has a reference body but no exercise in "
                               "sslcourse.course.student.OWNERS; add it there")
         indent = lines[begin - 1][: len(lines[begin - 1]) - len(lines[begin - 1].lstrip())]
-        message = (f"{module}.{function} is not in the student package: it is what you write in "
+        message = (f"{module}.{function} {STUB_MARK}: it is what you write in "
                    f"exercise {owner}")
         lines[begin - 1:end] = [f"{indent}raise NotImplementedError({message!r})\n"]
     return "".join(lines)
