@@ -135,6 +135,23 @@ def test_patch_grid_that_does_not_fit_is_a_clear_error():
         patch_pair_positions(4, 31, 31, 8, 1, 1)
 
 
+@pytest.mark.parametrize("size", [32, 40, 64, 96])
+def test_default_grid_fits_and_moves(size):
+    """issue 12: a grid that fills the image never moves, and a patch's place in the image then
+    gives its label away. The default leaves room, and the grid lands at several positions."""
+    from sslcourse.pretext import default_grid
+    p, gap, jitter = default_grid(size)
+    assert p >= 6 and gap >= 1 and jitter >= 1
+    assert grid_extent(p, gap, jitter) <= size * 7 // 8
+    c, nb, labels = patch_pair_positions(4000, size, size, p, gap, jitter, generator=torch.Generator().manual_seed(0))
+    assert (torch.cat([c, nb]) >= 0).all() and (torch.cat([c, nb]) + p <= size).all()
+    for label in range(8):  # where the neighbour of one label was cut: never a single place (+- jitter)
+        rows = nb[labels == label][:, 0]
+        assert int(rows.max() - rows.min()) > 2 * jitter, (label, rows.unique())
+    with pytest.raises(ValueError, match="too small"):
+        default_grid(24)
+
+
 def test_crop_patches_equals_slicing():
     x = _images(4, h=20)
     yx = torch.tensor([[0, 0], [3, 7], [12, 12], [5, 1]])

@@ -93,6 +93,18 @@ def test_heldout_combos_never_in_train_or_test():
     assert set(zip(h.shape.tolist(), h.colour.tolist())) == set(HELDOUT_COMBOS)
 
 
+def test_colours_follow_shape_is_the_same_world_with_one_colour_per_shape():
+    plain = make_captioned_shapes(600, seed=2)
+    coloured = make_captioned_shapes(600, seed=2, colours_follow_shape=True)
+    assert torch.equal(coloured.colour, (coloured.shape + 1) % len(COLOURS))  # shape s in colour s + 1
+    assert not is_heldout(coloured.shape, coloured.colour).any()
+    assert torch.equal(coloured.shape, plain.shape)  # same draws for everything else
+    assert len(set(zip(plain.shape.tolist(), plain.colour.tolist()))) > 4 * len(SHAPES)  # the default: a nuisance
+    assert (coloured.background != coloured.colour).all()
+    with pytest.raises(ValueError, match="held-out"):
+        make_captioned_shapes(4, split="heldout", colours_follow_shape=True)
+
+
 def test_load_shapes_api():
     ds = load_shapes("test", subset=100)
     assert ds.images.shape == (100, 3, 32, 32) and ds.images.dtype == torch.uint8

@@ -167,13 +167,28 @@ def is_heldout(shape: torch.Tensor | np.ndarray, colour: torch.Tensor | np.ndarr
 # ----------------------------------------------------------------------------- factors
 
 
-def _sample_factors(n: int, split: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def shape_palette() -> np.ndarray:
+    """``(S, C)`` bool: the colour each shape has when colours follow the shape.
+
+    Shape s is drawn in colour s + 1 (mod 8), never a held-out pair (``HELDOUT_COMBOS`` has
+    c = 3s + 2, of the other parity); its colour jitter and the background stay random.
+    """
+    n_shapes, n_colours = len(SHAPES), len(COLOURS)
+    palette = np.zeros((n_shapes, n_colours), dtype=bool)
+    palette[np.arange(n_shapes), (np.arange(n_shapes) + 1) % n_colours] = True
+    return palette
+
+
+def _sample_factors(n: int, split: str, rng: np.random.Generator,
+                    colours_follow_shape: bool = False) -> dict[str, np.ndarray]:
     """Draw shape, colour, size, background colour and texture for n images."""
     n_shapes, n_colours = len(SHAPES), len(COLOURS)
     held = np.zeros((n_shapes, n_colours), dtype=bool)
     for s, c in HELDOUT_COMBOS:
         held[s, c] = True
     allowed = held if split == "heldout" else ~held                       # (S, C)
+    if colours_follow_shape:
+        allowed = allowed & shape_palette()
     shape = rng.integers(0, n_shapes, n)
     # colour: uniform over the colours allowed for this shape in this split
     probs = allowed[shape].astype(np.float64)                               # (n, C)
@@ -327,6 +342,7 @@ def make_captioned_shapes(
     image_size: int = 32,
     split: str = "train",
     max_rotation: float = _ROTATION,
+    colours_follow_shape: bool = False,
 ) -> CaptionedShapes:
     """Generate n captioned images of the shapes world, deterministically.
 
@@ -342,6 +358,9 @@ def make_captioned_shapes(
             ``"heldout"`` (only the held-out pairs).
         max_rotation: shapes are rotated uniformly within [-max_rotation, max_rotation] degrees
             (small values give the upright world of ``sslcourse.pretext.upright``).
+        colours_follow_shape: draw each shape in its own colour (``shape_palette``), as
+            grass is green and skies are blue: the world colorization assumes (lecture 01).
+            Not for ``split="heldout"``.
 
     Returns:
         ``CaptionedShapes`` with uint8 images ``(n, 3, image_size, image_size)`` and one caption each.
@@ -352,10 +371,12 @@ def make_captioned_shapes(
         raise ValueError(f"n must be >= 0, got {n}")
     if image_size < 16:
         raise ValueError(f"image_size must be >= 16 pixels for the shapes to be recognisable, got {image_size}")
+    if colours_follow_shape and split == "heldout":
+        raise ValueError("colours_follow_shape gives no held-out pairs: use split='train' or 'test'")
     blocks: list[tuple[dict, np.ndarray, np.ndarray, list[str]]] = []
     for b in range(-(-n // _BLOCK)):
         rng = np.random.default_rng([seed, _SPLIT_ID[split], image_size, b])
-        f = _sample_factors(_BLOCK, split, rng)
+        f = _sample_factors(_BLOCK, split, rng, colours_follow_shape)
         images, geometry = _render(f, image_size, rng, max_rotation)
         which = rng.integers(0, len(CAPTION_TEMPLATES), _BLOCK)
         caps = [_caption(CAPTION_TEMPLATES[t], s, c, z, g)
@@ -382,6 +403,7 @@ def load_shapes(
     seed: int = 0,
     image_size: int = 32,
     max_rotation: float = _ROTATION,
+    colours_follow_shape: bool = False,
 ):
     """The shapes world as a labelled image dataset (class = shape), like every other dataset of the course.
 
@@ -394,6 +416,7 @@ def load_shapes(
         seed: world seed.
         image_size: H = W in pixels.
         max_rotation: the shapes' rotation range in degrees (see ``make_captioned_shapes``).
+        colours_follow_shape: each shape in its own colour (see ``make_captioned_shapes``).
 
     Returns:
         ``sslcourse.data.images.ImageDataset(images uint8 (N, 3, H, W), labels int64 (N,), classes)``.
@@ -403,7 +426,8 @@ def load_shapes(
     n = _DEFAULT_N[split] if n is None else int(n)
     if subset is not None:
         n = min(n, int(subset))
-    world = make_captioned_shapes(n, seed=seed, image_size=image_size, split=split, max_rotation=max_rotation)
+    world = make_captioned_shapes(n, seed=seed, image_size=image_size, split=split, max_rotation=max_rotation,
+                                  colours_follow_shape=colours_follow_shape)
     return _image_dataset(world.images, world.shape, list(SHAPES))
 
 

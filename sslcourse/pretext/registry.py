@@ -19,16 +19,24 @@ from sslcourse.pretext.upright import ORIENTED_SHAPES, load_upright_shapes
 __all__ = ["METHODS", "DATASETS", "build_model", "default_grid", "load_images"]
 
 METHODS = ("rotation", "colorization", "patches", "jigsaw")
-DATASETS = ("upright-oriented", "upright-shapes", "shapes", "cifar10")
+DATASETS = ("upright-oriented", "upright-coloured", "upright-shapes", "shapes", "cifar10")
 
 
 def default_grid(image_size: int) -> tuple[int, int, int]:
-    """(patch, gap, jitter) of a 3x3 grid that fits an image: patch = size/4, jitter = size/32."""
-    patch, jitter = image_size // 4, max(1, image_size // 32)
-    gap = (image_size - 3 * patch - 6 * jitter) // 2
-    if patch < 8 or gap < 1:
-        raise ValueError(f"images of {image_size}px are too small for a 3x3 grid of >= 8px patches with a gap; "
-                         "use --image-size 32 or more")
+    """(patch, gap, jitter) of a 3x3 grid that fits an image *and can move in it*.
+
+    jitter = size/32 and gap = size/16 (at least 1 pixel each); the patch is the largest that keeps
+    the grid within 7/8 of the side, so the whole grid lands at one of several random positions
+    (Doersch et al. sample the grid anywhere in the photo). A grid that fills the image never
+    moves, and then a patch's content says where in the image it was cut (the border of a photo
+    looks different from its centre): a shortcut to its position that needs no parts at all.
+    40 px -> (8, 2, 1), extent 34 (7 positions per axis); 32 px -> (6, 2, 1), extent 28 (5 positions).
+    """
+    jitter, gap = max(1, image_size // 32), max(1, image_size // 16)
+    patch = (image_size * 7 // 8 - 2 * gap - 6 * jitter) // 3
+    if patch < 6:
+        raise ValueError(f"images of {image_size}px are too small for a movable 3x3 grid of >= 6px patches "
+                         "with a gap; use --image-size 32 or more")
     return patch, gap, jitter
 
 
@@ -51,14 +59,16 @@ def load_images(name: str, split: str, n: int | None, image_size: int = 32, seed
     """An ``ImageDataset`` for the command and the lecture (one of ``DATASETS``).
 
     ``upright-oriented``: the upright shapes world, only the four shapes with an "up" (what rotation
-    prediction needs, see ``pretext/upright.py``); ``upright-shapes``: all eight upright shapes;
+    prediction needs, see ``pretext/upright.py``); ``upright-coloured``: the same four shapes, each in
+    its own colour (what colorization needs: colours that follow the content); ``upright-shapes``: all eight upright shapes;
     ``shapes``: the course's shapes world as it is; ``cifar10``: the local CIFAR-10 copy.
     ``n=None`` or 0 means the whole split (10,000 / 2,000 generated shapes, of which the oriented
     subset keeps about half; 50,000 / 10,000 CIFAR-10).
     """
     n = n or None
-    if name == "upright-oriented":
-        return load_upright_shapes(split, n=n, seed=seed, image_size=image_size, classes=ORIENTED_SHAPES)
+    if name in ("upright-oriented", "upright-coloured"):
+        return load_upright_shapes(split, n=n, seed=seed, image_size=image_size, classes=ORIENTED_SHAPES,
+                                   colours_follow_shape=name == "upright-coloured")
     if name == "upright-shapes":
         return load_upright_shapes(split, n=n, seed=seed, image_size=image_size)
     if name == "shapes":

@@ -30,7 +30,8 @@ ORIENTED_SHAPES: tuple[str, ...] = ("triangle", "star", "heart", "moon")
 
 
 def load_upright_shapes(split: str = "train", n: int | None = None, seed: int = 0, image_size: int = 32,
-                        max_degrees: float = 15.0, classes: tuple[str, ...] | list[str] | None = None):
+                        max_degrees: float = 15.0, classes: tuple[str, ...] | list[str] | None = None,
+                        colours_follow_shape: bool = False):
     """The shapes world (class = shape) with upright shapes; see the module docstring.
 
     Args:
@@ -41,11 +42,13 @@ def load_upright_shapes(split: str = "train", n: int | None = None, seed: int = 
         max_degrees: the shapes are rotated uniformly within [-max_degrees, max_degrees].
         classes: keep only these shapes (e.g. ``ORIENTED_SHAPES``), relabelled 0..len-1 in this
             order; of the ``n`` generated images about ``n * len(classes) / 8`` remain.
+        colours_follow_shape: every shape in its own colour (``data.shapes.shape_palette``),
+            the world colorization assumes; by default colours are a nuisance, as everywhere else.
 
     Returns:
         an ``ImageDataset`` with uint8 images ``(N, 3, H, W)`` and int64 labels ``(N,)``.
     """
-    dataset = _load_upright(split, n, seed, image_size, max_degrees)
+    dataset = _load_upright(split, n, seed, image_size, max_degrees, colours_follow_shape)
     if classes is None:
         return dataset
     unknown = [c for c in classes if c not in dataset.classes]
@@ -58,7 +61,9 @@ def load_upright_shapes(split: str = "train", n: int | None = None, seed: int = 
     return type(dataset)(dataset.images[mask], relabel[dataset.labels[mask]], list(classes))
 
 
-def _load_upright(split: str, n: int | None, seed: int, image_size: int, max_degrees: float):
+def _load_upright(split: str, n: int | None, seed: int, image_size: int, max_degrees: float,
+                  colours_follow_shape: bool = False):
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    return load_shapes(split, n=n, seed=seed, image_size=image_size, max_rotation=max_degrees)
+    return load_shapes(split, n=n, seed=seed, image_size=image_size, max_rotation=max_degrees,
+                       colours_follow_shape=colours_follow_shape)

@@ -28,7 +28,7 @@ from sslcourse.plot import save_curves
 from sslcourse.pretext.registry import DATASETS, METHODS, build_model, load_images
 from sslcourse.pretext.transfer import format_table, random_encoder, transfer_table
 from sslcourse.train import TensorBatches, fit
-from sslcourse.utils import atomic_torch_save, atomic_write, get_device
+from sslcourse.utils import atomic_torch_save, atomic_write, get_device, seed_everything
 
 __all__ = ["NAMES", "load_model", "main"]
 
@@ -79,6 +79,7 @@ def main(method: str, argv: list[str]) -> int:
     args = _parser(method).parse_args(argv)
     if args.image_size is None:
         args.image_size = 32 if method in ("patches", "jigsaw") else 16
+    seed_everything(args.seed)  # the initial weights too: a rerun reproduces the run
     try:
         train = load_images(args.data, "train", args.n_train, args.image_size, args.seed)
         test = load_images(args.data, "test", args.n_test, args.image_size, args.seed)

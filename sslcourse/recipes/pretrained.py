@@ -36,10 +36,13 @@ import torch
 from torch import nn
 
 from sslcourse import checkpoint as ckpt_format
-from sslcourse.data import load_dataset
-from sslcourse.evaluate import baselines, extract_features, knn_accuracy
+from sslcourse import zeroshot
+from sslcourse.data.shapes import SHAPES
+from sslcourse.evaluate import baselines, extract_features, knn_accuracy, label_efficiency
+from sslcourse.pretext.registry import METHODS as PRETEXT_TASKS
+from sslcourse.pretext.registry import load_images
 from sslcourse.recipes import CHECKPOINT_DIR, load_model, recipe
-from sslcourse.utils import atomic_write
+from sslcourse.utils import atomic_write, to_float_images
 
 __all__ = ["CHECKPOINT_DIR", "Pretrained", "PRETRAINED", "pretrain", "load_pretrained", "pretrained_info",
            "random_twin", "evaluate_pretrained", "main"]
@@ -53,13 +56,23 @@ class Pretrained:
         name: file stem in ``sslcourse/checkpoints``.
         recipe: the ``sslcourse train`` name (``simclr``, ``vicreg``, ...).
         argv: its flags, exactly as on the command line (output paths are added by ``pretrain``).
-        data: the dataset the flags train on (``"shapes"`` or ``"cifar10"``).
+        data: the dataset the flags train on (``"shapes"``, ``"cifar10"``, or for a pretext task
+            ``"upright-oriented"``, the upright shapes world of lecture 01).
         lecture: the lecture that loads it.
         what: one line for ``--list``.
         train_subset, test_subset: the images the recipe's kNN used (first N of each split, seed 0);
             ``evaluate_pretrained`` measures on the same ones.
         margin: how far its kNN must stay above raw pixels (and, on the shapes world, above its
             random-init twin) on those images; ``tests/test_pretrained.py`` holds it to that.
+        image_size: the side of the images it is evaluated on (the pretext tasks train on 16 px,
+            patch placement on 40 px: a 3x3 grid needs room to move).
+        metric: ``"knn"`` (k = 200 over every labelled training image), ``"linear@100"`` (a linear
+            probe on 100 labelled images per class: lecture 01's protocol for pretext tasks, whose
+            features are read by a classifier, as in Doersch et al. and Gidaris et al.) or
+            ``"zero_shot"`` (mini-CLIP: shape accuracy from prompts alone, no label, beside kNN on
+            raw pixels and on the random-init image tower with the ``train_subset`` labelled images).
+        eval_data: the dataset it is measured on, when not ``data`` (colorization trains where
+            colours follow the shapes and is measured where they do not).
     """
 
     name: str
@@ -71,6 +84,9 @@ class Pretrained:
     train_subset: int | None = None
     test_subset: int | None = 1000
     margin: float = 0.10
+    image_size: int = 32
+    metric: str = "knn"
+    eval_data: str | None = None
 
 
 # The shipped encoders. SmallCNN(width=32) everywhere: 0.24 M parameters (about 1 MB per file).
@@ -90,6 +106,47 @@ PRETRAINED: dict[str, Pretrained] = {p.name: p for p in [
                 "--no-progress"),
                "shapes", "04_joint_embeddings_and_collapse", "VICReg f1 on the shapes world", 10000, 1000,
                0.08),  # measured +9.3 points on these 10,000 / 1,000 images, +11.0 on lecture 04's 4,000 / 1,000
+    # BYOL and SimSiam: VICReg's views and data, 1,200 steps (a BYOL step costs two encoder passes
+    # more than a VICReg step: the target network).
+    Pretrained("byol_shapes", "byol",
+               ("--data", "shapes", "--train-size", "10000", "--test-size", "1000", "--width", "32",
+                "--steps", "1200", "--batch-size", "256", "--lr", "3e-3", "--crop-scale", "0.4", "--eval-every", "400",
+                "--no-progress"),
+               "shapes", "04_joint_embeddings_and_collapse", "BYOL f1 on the shapes world", 10000, 1000),
+    Pretrained("simsiam_shapes", "simsiam",
+               ("--data", "shapes", "--train-size", "10000", "--test-size", "1000", "--width", "32",
+                "--steps", "1200", "--batch-size", "256", "--lr", "3e-3", "--crop-scale", "0.4", "--eval-every", "400",
+                "--no-progress"),
+               "shapes", "04_joint_embeddings_and_collapse", "SimSiam f1 on the shapes world", 10000, 1000),
+    # Lecture 01's pretext tasks, the lecture's SmallCNN(width=16), on all 10,000 generated training
+    # images of the upright world (4,915 show one of the four oriented shapes); measured like the
+    # lecture: a linear probe on 100 labels per class of 4,000 / 1,000 generated images.
+    Pretrained("rotation_upright", "rotation",
+               ("--data", "upright-oriented", "--image-size", "16", "--width", "16", "--n-train", "0",
+                "--steps", "1500", "--batch-size", "64", "--lr", "2e-3", "--no-progress"),
+               "upright-oriented", "01_pretext_tasks", "rotation prediction f1 on the upright shapes world",
+               4000, 1000, 0.10, 16, "linear@100"),
+    # 40 px: room for a 3x3 grid of 8 px patches (gap 2, jitter 1) to move (default_grid)
+    Pretrained("patches_upright", "patches",
+               ("--data", "upright-oriented", "--image-size", "40", "--width", "16", "--n-train", "0",
+                "--steps", "6000", "--batch-size", "256", "--lr", "2e-3", "--no-progress"),
+               "upright-oriented", "01_pretext_tasks", "relative patch placement f1 on the upright shapes world",
+               4000, 1000, 0.10, 40, "linear@100"),
+    # Colorization assumes colours that follow the content: it trains where every shape has its own
+    # colour (upright-coloured) and is measured, grey in, on the usual world where colours are random.
+    # On that world itself it stays near its random twin (docs/benchmarks/pretext.md).
+    Pretrained("colorization_upright", "colorization",
+               ("--data", "upright-coloured", "--image-size", "16", "--width", "16", "--n-train", "0",
+                "--steps", "6000", "--batch-size", "64", "--lr", "2e-3", "--no-progress"),
+               "upright-coloured", "01_pretext_tasks", "colorization f1, trained where colours follow the shapes",
+               4000, 1000, 0.10, 16, "linear@100", "upright-oriented"),
+    # Lecture 06's mini-CLIP (CLIPConfig's towers), 1,500 steps instead of the lecture's live 600.
+    # Measured on 1,000 test images: zero-shot shape accuracy from prompts, against kNN with 2,000
+    # labelled training images on raw pixels and on the image tower at a random initialisation.
+    Pretrained("clip_shapes", "clip",
+               ("--dataset", "shapes", "--n-train", "4000", "--steps", "1500", "--batch-size", "64", "--no-progress"),
+               "shapes", "06_clip_zero_shot", "mini-CLIP (image and text towers) on the captioned shapes world",
+               2000, 1000, 0.10, 32, "zero_shot"),
     # CIFAR-10 (where a copy exists): 20,000 training images, kNN on the whole 10,000-image test set.
     Pretrained("simclr_cifar10", "simclr",
                ("--dataset", "cifar10", "--train-subset", "20000", "--encoder", "small", "--width", "32",
@@ -114,8 +171,19 @@ def _strip(src: Path, dst: Path, record: dict[str, Any]) -> None:
     ckpt_format.save(dst, method=ck["method"], config=ck["config"], model=state, pretrained=record)
 
 
+def _measured_run(spec: Pretrained, ckpt_file: Path) -> dict[str, Any]:
+    """A pretext or CLIP run measured as its shipped file will be (``_measure``), plus its curve."""
+    history = ckpt_format.read(ckpt_file)["history"]
+    every = max(1, len(history) // 10)
+    key = "pretext_curve" if spec.recipe in PRETEXT_TASKS else "loss_curve"
+    curve = [{"step": r["step"], **{k: r[k] for k in ("acc", "loss") if k in r}} for r in history[every - 1::every]]
+    return {**_measure(load_model(ckpt_file), spec), "steps": history[-1]["step"], key: curve}
+
+
 def _final_metrics(recipe_name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """The headline numbers of a recipe's metrics file, the same keys for every recipe."""
+    if recipe_name in PRETEXT_TASKS + ("clip",):  # already in that form
+        return metrics
     if recipe_name == "simclr":
         base = metrics.get("baselines") or {}
         return {"knn": metrics["final_knn"], "linear_probe": metrics.get("linear_probe"),
@@ -148,14 +216,22 @@ def pretrain(name: str, out_dir: str | Path = CHECKPOINT_DIR, extra_argv: tuple[
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"pretrain-{name}-") as tmp:
         ckpt_file, metrics_file = Path(tmp) / "checkpoint.pt", Path(tmp) / "metrics.json"
-        # SimCLR writes both into its --out-dir; the other recipes take the two paths
-        outputs = (["--out-dir", tmp, "--no-resume"] if spec.recipe == "simclr"
-                   else ["--checkpoint", str(ckpt_file), "--out", str(metrics_file)])
+        # SimCLR writes both into its --out-dir, a pretext task its checkpoint into --out (measured
+        # here, below); the joint-embedding recipes take the two paths
+        if spec.recipe == "simclr":
+            outputs = ["--out-dir", tmp, "--no-resume"]
+        elif spec.recipe in PRETEXT_TASKS:
+            outputs, ckpt_file = ["--out", tmp, "--no-eval"], Path(tmp) / f"{spec.recipe}.pt"
+        elif spec.recipe == "clip":
+            outputs = ["--out", str(ckpt_file)]
+        else:
+            outputs = ["--checkpoint", str(ckpt_file), "--out", str(metrics_file)]
         status = recipe(spec.recipe).main(spec.recipe, argv + outputs)
         if status:
             raise RuntimeError(f"sslcourse train {spec.recipe} {' '.join(argv)} failed with exit status {status}; "
                                f"nothing was written to {out_dir}.")
-        metrics = json.loads(metrics_file.read_text())
+        metrics = (_measured_run(spec, ckpt_file) if spec.recipe in PRETEXT_TASKS + ("clip",)
+                   else json.loads(metrics_file.read_text()))
         record = {
             "name": name, "lecture": spec.lecture, "what": spec.what, "data": spec.data,
             "command": f"sslcourse pretrain {name}",
@@ -190,8 +266,11 @@ def pretrained_info(name: str, checkpoint_dir: str | Path = CHECKPOINT_DIR) -> d
 
 
 def load_pretrained(name: str, device: str | torch.device = "cpu",
-                    checkpoint_dir: str | Path = CHECKPOINT_DIR) -> nn.Module:
-    """A shipped encoder's model, in eval mode (``.encoder`` is f1): ``load_pretrained("simclr_shapes")``."""
+                    checkpoint_dir: str | Path = CHECKPOINT_DIR) -> Any:
+    """A shipped encoder's model, in eval mode (``.encoder`` is f1): ``load_pretrained("simclr_shapes")``.
+
+    For mini-CLIP (``clip_shapes``) the pair ``(model, tokenizer)``, as ``recipes.clip.load_model`` gives it.
+    """
     return load_model(_shipped(name, checkpoint_dir, ".pt"), device=device)
 
 
@@ -211,25 +290,74 @@ def random_twin(encoder: nn.Module, seed: int = 1) -> nn.Module:
     return twin.eval()
 
 
+def _images(spec: Pretrained, split: str):
+    """The images a spec is measured on: the first ``train_subset`` / ``test_subset`` of a split (seed 0)."""
+    n = spec.train_subset if split == "train" else spec.test_subset
+    return load_images(spec.eval_data or spec.data, split, n, image_size=spec.image_size, seed=0)
+
+
+class _ImageTower(nn.Module):
+    """A mini-CLIP's image embedding as an encoder: images -> ``encode_image`` (for the kNN baselines)."""
+
+    def __init__(self, clip: nn.Module) -> None:
+        super().__init__()
+        self.clip = clip
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_image(images)
+
+
+def _measure(model: Any, spec: Pretrained, k: int = 200, t: float = 0.1) -> dict[str, Any]:
+    """``spec.metric`` of a shipped model beside raw pixels and its random twin, on the spec's images,
+    measured the same way (``model``: what ``load_model`` returns; f1 is its ``.encoder``)."""
+    train, test = _images(spec, "train"), _images(spec, "test")
+    sizes = {"data": spec.eval_data or spec.data, "n_train": len(train), "n_test": len(test)}
+    if spec.metric == "zero_shot":  # mini-CLIP: (model, tokenizer); no label for CLIP, labels for the baselines
+        clip, tokenizer = model
+        classifier = zeroshot.zero_shot_classifier(clip, tokenizer, SHAPES, zeroshot.SHAPE_TEMPLATES)
+        acc = zeroshot.zero_shot_accuracy(zeroshot.embed_images(clip, test.images), test.labels, classifier)
+        base = baselines(train.images, train.labels, test.images, test.labels,
+                         lambda: _ImageTower(random_twin(clip)), k=k, t=t)
+        return {"zero_shot": acc, **base, **sizes}
+    f1 = model.encoder
+    if spec.metric == "knn":
+        knn = knn_accuracy(extract_features(f1, train.images), train.labels, extract_features(f1, test.images),
+                           test.labels, k=k, t=t)
+        base = baselines(train.images, train.labels, test.images, test.labels, lambda: random_twin(f1), k=k, t=t)
+        return {"knn": knn, **base, **sizes}
+    if spec.metric != "linear@100":
+        raise ValueError(f"unknown metric {spec.metric!r} for {spec.name}; use 'knn', 'linear@100' or 'zero_shot'")
+
+    def probe(f_train: torch.Tensor, f_test: torch.Tensor) -> float:  # 100 labelled images per class
+        return label_efficiency(f_train, train.labels, f_test, test.labels, (100,), method="linear", seed=0)[100]
+
+    def features(encoder: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        return extract_features(encoder, train.images), extract_features(encoder, test.images)
+
+    pixels = (to_float_images(train.images).flatten(1), to_float_images(test.images).flatten(1))
+    return {"linear@100": probe(*features(f1)), "raw_pixels": probe(*pixels),
+            "random_init": probe(*features(random_twin(f1))), **sizes}
+
+
 def evaluate_pretrained(name: str, k: int = 200, t: float = 0.1,
                         checkpoint_dir: str | Path = CHECKPOINT_DIR) -> dict[str, Any]:
-    """kNN top-1 of a shipped f1 beside raw pixels and its random twin, on the images of its record.
+    """A shipped f1's ``metric`` (kNN top-1, or lecture 01's linear probe) beside raw pixels and its
+    random twin, measured the same way on the images of its record.
+
+    The twin is the same network at fresh weights (for colorization: its grey-input twin, since
+    the encoder converts to grey itself).
 
     Returns:
-        ``{"knn", "raw_pixels", "random_init", "data", "n_train", "n_test"}`` (fractions in [0, 1]).
+        ``{METRIC, "raw_pixels", "random_init", "data", "n_train", "n_test"}`` (fractions in [0, 1]).
 
     Raises:
         FileNotFoundError: the encoder is not shipped, or its dataset (CIFAR-10) is not on this machine.
     """
-    model = load_pretrained(name, checkpoint_dir=checkpoint_dir)
-    spec = PRETRAINED[name]
-    train = load_dataset(spec.data, "train", subset=spec.train_subset, seed=0)
-    test = load_dataset(spec.data, "test", subset=spec.test_subset, seed=0)
-    f1 = model.encoder
-    knn = knn_accuracy(extract_features(f1, train.images), train.labels, extract_features(f1, test.images),
-                       test.labels, k=k, t=t)
-    base = baselines(train.images, train.labels, test.images, test.labels, lambda: random_twin(f1), k=k, t=t)
-    return {"knn": knn, **base, "data": spec.data, "n_train": len(train), "n_test": len(test)}
+    return _measure(load_pretrained(name, checkpoint_dir=checkpoint_dir), PRETRAINED[name], k=k, t=t)
+
+
+def _summary(spec: Pretrained, m: dict[str, Any]) -> str:
+    return f"{spec.metric} {m[spec.metric]:.1%} (raw pixels {m['raw_pixels']:.1%}, random init {m['random_init']:.1%})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,14 +366,13 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", help=f"encoders to (re)make: {', '.join(PRETRAINED)}")
     p.add_argument("--all", action="store_true", help="make every shipped encoder")
-    p.add_argument("--list", action="store_true", help="list the shipped encoders and their measured kNN")
+    p.add_argument("--list", action="store_true", help="list the shipped encoders and what they measured")
     p.add_argument("--out-dir", default=str(CHECKPOINT_DIR), help="where NAME.pt and NAME.json go")
     args = p.parse_args(argv)
     if args.list or not (args.names or args.all):
         for spec in PRETRAINED.values():
             try:
-                m = pretrained_info(spec.name, args.out_dir)["metrics"]
-                got = (f"kNN {m['knn']:.1%} (raw pixels {m['raw_pixels']:.1%}, random init {m['random_init']:.1%})")
+                got = _summary(spec, pretrained_info(spec.name, args.out_dir)["metrics"])
             except FileNotFoundError:
                 got = "not made yet"
             print(f"{spec.name:22s} {spec.lecture:32s} {got}\n{'':22s} {spec.what}")
@@ -258,7 +385,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in names:
         record = pretrain(name, args.out_dir)
-        m = record["metrics"]
-        print(f"{name}: kNN {m['knn']:.1%} (raw pixels {m['raw_pixels']:.1%}, random init {m['random_init']:.1%}) "
+        print(f"{name}: {_summary(PRETRAINED[name], record['metrics'])} "
               f"in {record['wall_s']:.0f} s; wrote {Path(args.out_dir) / (name + '.pt')} and .json")
     return 0
