@@ -155,14 +155,43 @@ def _batch_size(batch: Any) -> int:
     return next((n for n in map(_batch_size, values) if n), 0)
 
 
-def _unpack(out: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-    """``model(batch)`` -> (loss tensor, {metric: float})."""
+def _unpack(out: Any, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor | float]]:
+    """``model(batch)`` -> (loss tensor, {metric: detached tensor or number}); nothing is read back
+    from the device here (``_flush`` does that, once for many steps)."""
     loss, metrics = (out["loss"], {k: v for k, v in out.items() if k != "loss"}) if isinstance(out, dict) else (out, {})
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
         raise TypeError(f"step {step}: model(batch) must return a scalar loss tensor or a dict with one; got {got}.")
-    metrics = {k: float(v.detach().float() if isinstance(v, torch.Tensor) else v) for k, v in metrics.items()}
+    metrics = {k: v.detach().float().reshape(()) if isinstance(v, torch.Tensor) else float(v) for k, v in metrics.items()}
     return loss.reshape(()), metrics
+
+
+def _flush(pending: list[dict[str, Any]], history: History, last_finite: tuple[int, float] | None,
+           device: torch.device, world: int) -> tuple[int, float] | None:
+    """Read the losses and metrics of the ``pending`` steps back from the device in one transfer
+    (averaged over processes in one all-reduce), check them, and append one history row per step.
+
+    Returns the new (step, loss) of the last finite loss.
+
+    Raises:
+        FloatingPointError: a loss is NaN/inf (names the first such step and the last finite loss).
+    """
+    if not pending:
+        return last_finite
+    names = list(pending[0]["metrics"])
+    values = torch.stack([torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device).reshape(())
+                                       for v in (p["loss"], *p["metrics"].values())]) for p in pending])  # (S, 1+M)
+    values = _mean_over_processes(values, world)
+    for p, (loss_value, *metric_values) in zip(pending, values.tolist()):
+        if not math.isfinite(loss_value):
+            before = f"last finite loss was {last_finite[1]:.4g} at step {last_finite[0]}" if last_finite else "none"
+            raise FloatingPointError(f"loss is {loss_value} at step {p['step']} ({before}); "
+                                     "lower lr, add warmup/grad_clip.")
+        last_finite = (p["step"], loss_value)
+        history.rows.append({"step": p["step"], "loss": loss_value, **dict(zip(names, metric_values)),
+                             **p["row"]})
+    pending.clear()
+    return last_finite
 
 
 def lr_factor(steps: int, warmup_steps: int, cosine: bool = True) -> Callable[[int], float]:
@@ -216,13 +245,13 @@ def _restore(path: Path, state: dict[str, Any], steps: int, rank: int, world: in
     return History(list(ckpt["history"])), int(ckpt["step"])
 
 
-def _mean_over_processes(values: list[float], device: torch.device, world: int) -> list[float]:
-    """The average of each value over the ``world`` processes (one all-reduce); unchanged when world = 1."""
+def _mean_over_processes(values: torch.Tensor, world: int) -> torch.Tensor:
+    """The average of ``values`` over the ``world`` processes (one all-reduce); unchanged when world = 1."""
     if world == 1:
         return values
-    t = torch.tensor(values, dtype=torch.float64 if device.type == "cpu" else torch.float32, device=device)
-    dist.all_reduce(t)
-    return (t / world).tolist()
+    values = values.double() if values.device.type == "cpu" else values
+    dist.all_reduce(values)
+    return values / world
 
 
 def _rank0_says(flag: bool, device: torch.device, world: int) -> bool:
@@ -240,7 +269,7 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
         callbacks: Iterable = (), checkpoint: str | Path | None = None, checkpoint_every: int = 0,
         resume: bool = True, grad_clip: float | None = None, progress: bool = True, desc: str = "train",
         seed: int = 0, channels_last: bool = False, compile: bool = False, time_limit_s: float | None = None,
-        method: str | None = None, config: dict[str, Any] | None = None) -> History:
+        sync_every: int = 1, method: str | None = None, config: dict[str, Any] | None = None) -> History:
     """Train ``model`` for ``steps`` optimizer steps on batches drawn from ``data``.
 
     Args:
@@ -261,6 +290,10 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
         compile: run the forward through ``torch.compile`` (CUDA; the first steps compile).
         time_limit_s: stop once the steps took this long (schedule unchanged, so a rerun resumes
             it); with a checkpoint, only at a checkpoint step, so that the resume is exact.
+        sync_every: read the losses back from the device (NaN guard, history rows, progress bar)
+            once every this many steps instead of every step, so that a GPU never waits for the
+            host in between; callbacks, checkpoints and the time limit still see every row. A NaN
+            is then reported up to ``sync_every - 1`` steps late (with the step it appeared at).
         method, config: written into the checkpoint (``sslcourse.checkpoint``), so that a loader
             can rebuild the model from the file alone.
 
@@ -270,6 +303,7 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
 
     Raises:
         FloatingPointError: the loss became NaN/inf (names the step and the last finite loss).
+        ValueError: ``sync_every`` < 1.
         CheckpointError: the checkpoint is unreadable or belongs to another model.
     """
     device = get_device(device)
@@ -285,6 +319,8 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
     params = [p for p in model.parameters() if p.requires_grad]
     if not isinstance(optimizer, torch.optim.Optimizer):  # None, or a factory params -> optimizer
         optimizer = (optimizer or functools.partial(torch.optim.AdamW, lr=lr, weight_decay=weight_decay))(params)
+    if sync_every < 1:
+        raise ValueError(f"sync_every must be >= 1 (steps between host syncs), got {sync_every}.")
     if scheduler not in ("cosine", None):
         raise ValueError(f"scheduler must be 'cosine' or None, got {scheduler!r}.")
     sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(steps, warmup_steps, scheduler == "cosine"))
@@ -297,6 +333,8 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
     train_time = history.rows[-1].get("train_time_s", 0.0) if history.rows else 0.0
     bar = tqdm(total=steps, initial=step, desc=desc, disable=not (progress and main), dynamic_ncols=True)
     batches, callbacks = iter(state["data"]), list(callbacks)
+    pending: list[dict[str, Any]] = []  # steps whose loss is still on the device
+    window_start, window_items = time.perf_counter(), 0  # items/s over the steps since the last sync
     model.train()
     stop = False
     while step < steps and not stop:  # ----------------------------------------------- one step
@@ -304,13 +342,6 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
         step += 1
         with autocast(device):
             loss, metrics = _unpack(forward(batch), step)
-        # one host sync per step: the NaN guard needs it (and, data-parallel, the mean over processes)
-        loss_value, *values = _mean_over_processes([float(loss.detach().float()), *metrics.values()], device, world)
-        metrics = dict(zip(metrics, values))
-        if not math.isfinite(loss_value):
-            before = f"last finite loss was {last_finite[1]:.4g} at step {last_finite[0]}" if last_finite else "none"
-            raise FloatingPointError(f"loss is {loss_value} at step {step} ({before}); lower lr, add warmup/grad_clip.")
-        last_finite = (step, loss_value)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
@@ -318,21 +349,35 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
         optimizer.step()
         if hasattr(model, "after_step"):
             model.after_step(step, steps)  # e.g. BYOL's EMA update of the target
-        if device.type == "cuda" and time_limit_s is not None:
+        due = [c for c in callbacks if step % c.every == 0 or step == steps]  # the same on every process
+        at_checkpoint = bool(checkpoint is not None and checkpoint_every and step % checkpoint_every == 0)
+        # The host waits for the device only at a sync: every sync_every steps, and before anything
+        # that reads the history (callbacks, a checkpoint, the end of the run). The time limit is
+        # checked at a checkpoint step when there are checkpoints (so a rerun resumes exactly), else at a sync.
+        sync = step % sync_every == 0 or step == steps or bool(due) or at_checkpoint
+        check_time = time_limit_s is not None and (at_checkpoint if checkpoint is not None and checkpoint_every
+                                                   else sync)
+        if device.type == "cuda" and check_time:
             torch.cuda.synchronize()  # the time limit counts finished GPU work
-        seconds = max(time.perf_counter() - t0, 1e-9)
-        train_time += seconds
-        history.rows.append({"step": step, "loss": loss_value, **metrics, "lr": optimizer.param_groups[0]["lr"],
-                             "items_per_s": world * _batch_size(batch) / seconds, "train_time_s": train_time})
-        sched.step()  # after logging: the row holds the lr this step used
-        for callback in callbacks if main else ():
-            if step % callback.every == 0 or step == steps:
-                extra = callback(step, model, history)
-                model.train()  # a callback may have switched to eval mode
-                history.rows[-1].update(extra if isinstance(extra, dict) else {})
-        at_checkpoint = checkpoint is not None and checkpoint_every and step % checkpoint_every == 0
-        if time_limit_s is not None and (checkpoint is None or not checkpoint_every or at_checkpoint):
+        train_time += time.perf_counter() - t0
+        window_items += world * _batch_size(batch)
+        pending.append({"step": step, "loss": loss.detach(), "metrics": metrics,
+                        "row": {"lr": optimizer.param_groups[0]["lr"], "train_time_s": train_time}})
+        sched.step()  # after noting the lr this step used
+        if check_time:
             stop = _rank0_says(train_time >= time_limit_s, device, world)
+        if sync or stop:
+            n_window, seconds = len(pending), max(time.perf_counter() - window_start, 1e-9)
+            last_finite = _flush(pending, history, last_finite, device, world)
+            for row in history.rows[-n_window:]:
+                row["items_per_s"] = window_items / seconds
+            window_items = 0
+            bar.set_postfix(loss=f"{last_finite[1]:.4f}", items_s=f"{history.rows[-1]['items_per_s']:.0f}",
+                            refresh=False)
+        for callback in due if main else ():
+            extra = callback(step, model, history)
+            model.train()  # a callback may have switched to eval mode
+            history.rows[-1].update(extra if isinstance(extra, dict) else {})
         if checkpoint is not None and (at_checkpoint or step == steps or stop):
             rng: Any = _rng_state()
             if world > 1:
@@ -342,7 +387,8 @@ def fit(model: torch.nn.Module, data: Iterable, *, steps: int,
                 ckpt_format.save(checkpoint, method=method, config=config or {}, step=step, steps=steps,
                                  history=history.rows, rng=rng,
                                  **{k: v.state_dict() for k, v in state.items()})
-        bar.set_postfix(loss=f"{loss_value:.4f}", items_s=f"{history.rows[-1]['items_per_s']:.0f}", refresh=False)
+        if not pending:  # a new window starts after the callbacks and the checkpoint
+            window_start = time.perf_counter()
         bar.update(1)  # redraws at most every 0.1 s
     bar.close()
     if world > 1:

@@ -140,6 +140,60 @@ def test_nan_loss_names_step_and_last_finite_loss():
         fit(Exploding(), [torch.zeros(2)], steps=10, lr=0.0, progress=False)
 
 
+def test_sync_every_gives_the_same_run_and_reads_the_device_less_often(monkeypatch):
+    """sync_every only changes when the host reads the losses back: same rows, same model, and one
+    read per sync_every steps (plus one before each callback and at the end)."""
+    import sslcourse.train as train_module
+
+    x, y = _data()
+    reads = []
+    real_flush = train_module._flush
+    monkeypatch.setattr(train_module, "_flush", lambda pending, *a: reads.append(len(pending)) or real_flush(pending, *a))
+
+    class Every7:
+        every = 7
+
+        def __call__(self, step, model, history):
+            assert history.rows[-1]["step"] == step  # the callback sees this step's row
+            return {"seen": float(step)}
+
+    runs = {}
+    for sync_every in (1, 5):
+        reads.clear()
+        model = _model()
+        hist = fit(model, TensorBatches(x, y, batch_size=16), steps=23, lr=3e-2, progress=False, seed=3,
+                   sync_every=sync_every, callbacks=[Every7()])
+        runs[sync_every] = (hist, model, list(reads))
+    (h1, m1, r1), (h5, m5, r5) = runs[1], runs[5]
+    assert r1 == [1] * 23
+    # syncs at 5, 7 (callback), 10, 14 (callback), 15, 20, 21 (callback), 23 (end)
+    assert r5 == [5, 2, 3, 4, 1, 5, 1, 2], r5
+    assert h5.column("step") == list(range(1, 24))
+    for key in ("loss", "mae", "lr"):
+        assert h5.column(key) == h1.column(key), key
+    assert [r.get("seen") for r in h5.rows] == [r.get("seen") for r in h1.rows]
+    assert torch.equal(m5.net[0].weight, m1.net[0].weight)
+    with pytest.raises(ValueError, match="sync_every"):
+        fit(_model(), TensorBatches(x, y, batch_size=16), steps=2, progress=False, sync_every=0)
+
+
+def test_nan_loss_found_at_a_later_sync_still_names_its_step():
+    class Exploding(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+            self.calls = 0
+
+        def forward(self, batch):
+            self.calls += 1
+            return self.w * (2.5 if self.calls < 6 else float("nan"))
+
+    model = Exploding()
+    with pytest.raises(FloatingPointError, match=r"step 6 .*last finite loss was 2\.5 at step 5"):
+        fit(model, [torch.zeros(2)], steps=20, lr=0.0, progress=False, sync_every=4)
+    assert model.calls == 8  # found at the sync after step 8, not at the end of the run
+
+
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", "truncate"])
 def test_corrupted_checkpoint_is_one_clear_error(tmp_path, content):
     x, y = _data()
