@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/clip_train.py [--steps 300] [--towers transformer bow] [--threads 1]
 
-Each run = ``train_clip(CLIPConfig(n_train=4000, steps=STEPS, batch_size=64, seed=0))`` (the
+Each run = ``train_clip(CLIPRunConfig(n_train=4000, steps=STEPS, batch_size=64, seed=0), text_tower=TOWER)`` (the
 lecture's CPU run) followed by ``zeroshot.evaluate`` on 1,000 test and 1,000 held-out images
 (few-shot pool: 2,000 train-split images of another seed). Prints one JSON object per run.
 """
@@ -15,8 +15,7 @@ import time
 import torch
 
 from sslcourse import zeroshot
-from sslcourse.methods.clip import CLIPConfig
-from sslcourse.recipes.clip import train_clip
+from sslcourse.recipes.clip import CLIPRunConfig, train_clip
 
 
 def main() -> None:
@@ -29,9 +28,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     for tower in args.towers:
-        cfg = CLIPConfig(n_train=args.n_train, steps=args.steps, batch_size=64, text_tower=tower, seed=args.seed,
-                         progress=False, device="cpu")
-        run = train_clip(cfg)
+        cfg = CLIPRunConfig(n_train=args.n_train, steps=args.steps, batch_size=64, seed=args.seed, progress=False,
+                            device="cpu")
+        run = train_clip(cfg, text_tower=tower)
         t = time.perf_counter()
         metrics = zeroshot.evaluate(run.model, run.tokenizer, n_test=1000, n_fewshot_pool=2000, seed=args.seed)
         metrics.update(text_tower=tower, steps=args.steps, n_train=args.n_train, threads=args.threads,

@@ -10,13 +10,18 @@ The five special tokens always take the first five ids, in this order:
     [SEP] 2   ends sentence A and sentence B; also the end-of-text token of the GPT
     [MASK] 3  replaces most of the words selected for masked language modelling
     [UNK] 4   any word not in the vocabulary
+
+Punctuation marks are words of their own ("a red circle, small" -> a, red, circle, ",", small):
+BERT, GPT and mini-CLIP's captions are split the same way.
 """
 from __future__ import annotations
 
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import torch
 
 from sslcourse.data.english import tokenize_words
 from sslcourse.utils import atomic_write
@@ -79,8 +84,42 @@ class Tokenizer:
         return tokenize_words(text, lowercase=self.lowercase)
 
     def encode(self, text: str) -> list[int]:
-        """Text -> ids, unknown words -> [UNK]. No [CLS]/[SEP] are added (see `text.bert_inputs`)."""
+        """Text -> ids, unknown words -> [UNK]. No [CLS]/[SEP] are added (see `text.bert_inputs`;
+        a padded batch with [CLS] first: `encode_batch`)."""
         return [self.stoi.get(w, self.unk_id) for w in self.tokenize(text)]
+
+    def encode_batch(self, texts: Sequence[str] | str, max_len: int = 16,
+                     add_cls: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of short texts (captions, prompts) -> padded token ids and their mask.
+
+        Each text becomes ``[CLS] w1 w2 ...`` (``add_cls``), cut at ``max_len`` tokens ([CLS]
+        included), then padded with [PAD] to the longest sequence of the batch. No [SEP] is added:
+        mini-CLIP's text tower reads the caption at [CLS].
+
+        Example: with words ``a red circle``, ``encode_batch(["a red circle", "a zebra"])`` gives
+        ``ids = [[1, 5, 6, 7], [1, 5, 4, 0]]`` ([CLS]=1, [UNK]=4, [PAD]=0) and
+        ``mask = [[T, T, T, T], [T, T, T, F]]``.
+
+        Args:
+            texts: B strings (or one string: B = 1).
+            max_len: longest sequence kept; longer texts lose their last words.
+            add_cls: put [CLS] first.
+
+        Returns:
+            ``ids`` int64 ``(B, T)`` and ``mask`` bool ``(B, T)`` (True = a real token, False =
+            [PAD]), with ``T = min(max_len, longest text)`` (at least 1).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        head = [self.cls_id] if add_cls else []
+        seqs = [(head + self.encode(t))[:max_len] for t in texts]
+        lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # (B,)
+        T = max(1, int(lengths.max()) if len(seqs) else 1)
+        ids = torch.full((len(seqs), T), self.pad_id, dtype=torch.long)  # (B, T)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask = torch.arange(T)[None, :] < lengths[:, None]  # (B, T): True on real tokens
+        return ids, mask
 
     def decode(self, ids: Iterable[int], skip_special: bool = False) -> str:
         """Ids -> space-separated words; `skip_special` drops [PAD], [CLS] and [SEP]."""

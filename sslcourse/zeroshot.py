@@ -32,6 +32,7 @@ from sslcourse.data import CIFAR10_CLASSES
 from sslcourse.data.captions import CIFAR_CAPTION_TEMPLATES, CaptionedImages, captioned_cifar10, fill
 from sslcourse.data.shapes import CAPTION_TEMPLATES, COLOURS, HELDOUT_COMBOS, SHAPES, SIZES, make_captioned_shapes
 from sslcourse.evaluate import linear_probe, per_class_subset
+from sslcourse.tokenizer import Tokenizer
 
 __all__ = ["SHAPE_TEMPLATES", "COLOUR_TEMPLATES", "COMPOSITION_TEMPLATES", "CIFAR_CAPTION_TEMPLATES",
            "CIFAR_PROMPT_TEMPLATES", "SINGLE_PROMPT", "vocabulary", "embed_images", "embed_texts",
@@ -57,7 +58,11 @@ CIFAR_PROMPT_TEMPLATES: tuple[str, ...] = (
 
 
 def vocabulary(dataset: str = "shapes") -> list[str]:
-    """Texts that hold every word the dataset's captions and prompts can use (for the tokenizer)."""
+    """Texts that hold every word the dataset's captions and prompts can use (for the tokenizer).
+
+    Template slots are blanked, punctuation is kept: ``"a {colour} {shape} , {size}"`` gives
+    ``"a   ,  "``, so the comma, a token of ``Tokenizer``, is in the vocabulary too.
+    """
     strip = lambda t: re.sub(r"\{[a-z]*\}", " ", t)  # noqa: E731 - drop the template slots
     if dataset == "shapes":
         templates = (*CAPTION_TEMPLATES, *SHAPE_TEMPLATES, *COLOUR_TEMPLATES, *COMPOSITION_TEMPLATES)
@@ -88,14 +93,14 @@ def embed_images(model: nn.Module, images: torch.Tensor, batch_size: int = 512) 
 
 
 @torch.no_grad()
-def embed_texts(model: nn.Module, tokenizer, texts: Sequence[str], batch_size: int = 1024) -> torch.Tensor:
-    """Unit text embeddings of a frozen model. N strings -> ``(N, e)``."""
+def embed_texts(model: nn.Module, tokenizer: Tokenizer, texts: Sequence[str], batch_size: int = 1024) -> torch.Tensor:
+    """Unit text embeddings of a frozen model. N strings -> ``(N, e)`` (``tokenizer.encode_batch``: [CLS] first)."""
     was_training = model.training
     model.eval()
     try:
         dev, out = _device(model), []
         for i in range(0, len(texts), batch_size):
-            ids, mask = tokenizer.encode(list(texts[i:i + batch_size]))
+            ids, mask = tokenizer.encode_batch(list(texts[i:i + batch_size]))  # (b, T), (b, T)
             out.append(model.encode_text(ids.to(dev), mask.to(dev)))
     finally:
         model.train(was_training)
@@ -106,7 +111,7 @@ def embed_texts(model: nn.Module, tokenizer, texts: Sequence[str], batch_size: i
 
 
 @torch.no_grad()
-def zero_shot_classifier(model: nn.Module, tokenizer, class_names: Sequence[str],
+def zero_shot_classifier(model: nn.Module, tokenizer: Tokenizer, class_names: Sequence[str],
                          templates: Sequence[str] = (SINGLE_PROMPT,)) -> torch.Tensor:
     """Class weights from text alone: one unit vector per class, averaged over prompt templates.
 
@@ -116,7 +121,7 @@ def zero_shot_classifier(model: nn.Module, tokenizer, class_names: Sequence[str]
 
     Args:
         model: has ``encode_text(ids, mask)``.
-        tokenizer: has ``encode(texts) -> (ids, mask)``.
+        tokenizer: the model's ``Tokenizer`` (``encode_batch(texts) -> (ids, mask)``).
         class_names: C names.
         templates: P format strings with one ``{}``.
 
@@ -216,7 +221,7 @@ def few_shot_curve(train_emb: torch.Tensor, train_labels: torch.Tensor, test_emb
 # ----------------------------------------------------------------------------- one report
 
 
-def evaluate(model: nn.Module, tokenizer, dataset: str = "shapes", n_test: int = 1000, n_fewshot_pool: int = 2000,
+def evaluate(model: nn.Module, tokenizer: Tokenizer, dataset: str = "shapes", n_test: int = 1000, n_fewshot_pool: int = 2000,
              seed: int = 0, image_size: int = 32, few_shot_ks: Iterable[int] = (1, 2, 4, 8, 16)) -> dict:
     """Zero-shot (one prompt and the ensemble), held-out compositions, retrieval and few-shot of a model.
 

@@ -1,4 +1,5 @@
-"""CLIP loss, mini-CLIP model, tokenizer, zero-shot classifier, retrieval and a short training run."""
+"""CLIP loss, mini-CLIP model, captions through the course's Tokenizer, the run config, the conversion
+of earlier checkpoints, zero-shot classifier, retrieval and a short training run."""
 from __future__ import annotations
 
 import math
@@ -8,10 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from sslcourse.losses.clip import clip_logits, clip_loss
-from sslcourse.methods.clip import (LOGIT_SCALE_INIT, LOGIT_SCALE_MAX, BagOfWords, CaptionTokenizer, CLIPConfig,
-                                   CLIPObjective, MiniCLIP, TextTransformer, build_clip)
-from sslcourse.recipes.clip import train_clip
-from sslcourse import zeroshot
+from sslcourse import checkpoint, zeroshot
+from sslcourse.data.shapes import CAPTION_TEMPLATES, make_captioned_shapes
+from sslcourse.methods.clip import (LOGIT_SCALE_INIT, LOGIT_SCALE_MAX, BagOfWords, CLIPConfig, CLIPObjective, MiniCLIP,
+                                   TextTransformer, build_clip)
+from sslcourse.recipes.clip import CLIPRunConfig, convert_legacy_checkpoint, default_tokenizer, load_model, train_clip
+from sslcourse.tokenizer import Tokenizer
 
 
 def _reference_clip_loss(img: torch.Tensor, txt: torch.Tensor, scale: float) -> torch.Tensor:
@@ -69,8 +72,8 @@ def test_clip_loss_rejects_bad_input():
         clip_loss(torch.randn(4, 3), torch.randn(4, 3), -1.0)
 
 
-def _tiny_model(text_tower: str = "transformer") -> tuple[MiniCLIP, CaptionTokenizer]:
-    tok = CaptionTokenizer.from_texts(zeroshot.vocabulary("shapes"))
+def _tiny_model(text_tower: str = "transformer") -> tuple[MiniCLIP, Tokenizer]:
+    tok = default_tokenizer("shapes")
     torch.manual_seed(0)
     return build_clip(CLIPConfig(image_width=4, text_width=16, text_tower=text_tower, embed_dim=8), len(tok)), tok
 
@@ -81,7 +84,7 @@ def test_logit_scale_starts_at_1_over_0_07_and_clamps_at_100():
     with torch.no_grad():
         model.logit_scale.fill_(10.0)
     assert math.isclose(model.scale().item(), 100.0, rel_tol=1e-5)  # clamped in the forward pass
-    ids, mask = tok.encode(["a red circle", "a blue square"])
+    ids, mask = tok.encode_batch(["a red circle", "a blue square"])
     _, _, scale = model(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), ids, mask)
     assert math.isclose(float(scale), 100.0, rel_tol=1e-5)
     CLIPObjective(model).after_step(1, 10)  # and the parameter itself after each step
@@ -94,7 +97,7 @@ def test_logit_scale_starts_at_1_over_0_07_and_clamps_at_100():
 
 def test_forward_returns_unit_embeddings_and_the_objective_trains_the_scale():
     model, tok = _tiny_model()
-    ids, mask = tok.encode(["a red circle", "a photo of a small blue square on a green background", "a star"])
+    ids, mask = tok.encode_batch(["a red circle", "a photo of a small blue square on a green background", "a star"])
     imgs = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
     zi, zt, s = model(imgs, ids, mask)
     assert zi.shape == zt.shape == (3, 8)
@@ -104,29 +107,82 @@ def test_forward_returns_unit_embeddings_and_the_objective_trains_the_scale():
     assert model.logit_scale.grad is not None and model.image_projection.weight.grad is not None
 
 
-def test_tokenizer():
-    tok = CaptionTokenizer(["a", "red", "circle"])
-    ids, mask = tok.encode(["A red circle!", "a zebra"])
-    assert ids.shape == (2, 4) and ids[:, 0].tolist() == [2, 2]  # [CLS] first
-    assert mask.tolist() == [[True] * 4, [True, True, True, False]]
-    assert ids[1, 2] == 1  # unknown word -> [UNK]
-    assert tok.decode(ids[0].tolist()) == "a red circle"
-    assert CaptionTokenizer.from_dict(tok.to_dict()).itos == tok.itos
-    assert tok.encode(["a a a a a a"], max_len=3)[0].shape == (1, 3)
+def test_captions_are_encoded_by_the_course_tokenizer():
+    tok = Tokenizer(["a", "red", "circle"])  # ids: [PAD] 0, [CLS] 1, [SEP] 2, [MASK] 3, [UNK] 4, a 5, red 6, circle 7
+    ids, mask = tok.encode_batch(["A red circle!", "a zebra"])
+    assert ids.dtype == torch.int64 and mask.dtype == torch.bool
+    assert ids.tolist() == [[1, 5, 6, 7, 4], [1, 5, 4, 0, 0]]  # [CLS] first, "!" and "zebra" -> [UNK], [PAD] after
+    assert mask.tolist() == [[True] * 5, [True, True, True, False, False]]
+    assert tok.decode(ids[0].tolist(), skip_special=True) == "a red circle [UNK]"
+    assert tok.encode_batch(["a a a a a a"], max_len=3)[0].tolist() == [[1, 5, 5]]  # cut at max_len, [CLS] included
+    assert tok.encode_batch("red circle", add_cls=False)[0].tolist() == [[6, 7]]  # one string = a batch of one
+    assert Tokenizer.from_dict(tok.to_dict()) == tok
+
+
+def test_caption_vocabulary_has_every_word_and_the_comma_of_the_shapes_world():
+    tok = default_tokenizer("shapes")
+    # punctuation is a token, as everywhere in the course: the template "a {colour} {shape} , {size}"
+    assert any("," in t for t in CAPTION_TEMPLATES)
+    ids, _ = tok.encode_batch(["a red circle , small"])
+    assert tok.convert_ids_to_tokens(ids[0]) == ["[CLS]", "a", "red", "circle", ",", "small"]
+    world = make_captioned_shapes(300, seed=0)
+    prompts = [zeroshot.fill(t, "orange circle") for t in (*zeroshot.SHAPE_TEMPLATES, *zeroshot.COMPOSITION_TEMPLATES)]
+    ids, mask = tok.encode_batch(list(world.captions) + prompts)
+    assert not (ids == tok.unk_id).any() and mask[:, 0].all() and ids.shape[1] <= 16
+
+
+def test_run_config_keeps_the_model_config_apart():
+    cfg = CLIPRunConfig().replace(steps=3, text_tower="bow", image_width=4)
+    assert cfg.steps == 3 and cfg.model == CLIPConfig(text_tower="bow", image_width=4)
+    assert CLIPRunConfig().model == CLIPConfig() and "steps" not in cfg.model.__dataclass_fields__
+    assert cfg.run_settings()["steps"] == 3 and "model" not in cfg.run_settings()
+    assert cfg.replace(model={"embed_dim": 8}).model == CLIPConfig(embed_dim=8)
+    with pytest.raises(TypeError, match="unknown mini-CLIP setting"):
+        CLIPRunConfig().replace(stepz=3)
+
+
+def test_a_checkpoint_of_the_earlier_layout_converts_to_the_same_text_embeddings(tmp_path):
+    # the earlier layout: its own vocabulary ([PAD] 0, [UNK] 1, [CLS] 2, then words) and the run's
+    # settings inside config["clip"]
+    legacy = ["[PAD]", "[UNK]", "[CLS]", "red", "circle", "a"]
+    torch.manual_seed(0)
+    old_cfg = {"image_width": 4, "text_width": 16, "embed_dim": 8}
+    model = build_clip(CLIPConfig(**old_cfg), len(legacy)).eval()
+    old_file = tmp_path / "old.pt"
+    checkpoint.save(old_file, method="clip", config={"clip": {**old_cfg, "steps": 5, "dataset": "shapes", "lr": 0.1}},
+                    model=model.state_dict(), tokenizer={"itos": legacy}, history=[{"step": 5, "loss": 1.0}])
+    with pytest.raises(checkpoint.CheckpointError, match="convert_legacy_checkpoint"):
+        load_model(old_file)
+    with torch.no_grad():  # "a red circle" in the old ids: [CLS] a red circle
+        before = model.encode_text(torch.tensor([[2, 5, 3, 4]]), torch.ones(1, 4, dtype=torch.bool))
+    convert_legacy_checkpoint(old_file, tmp_path / "new.pt")
+    new, tok = load_model(tmp_path / "new.pt")
+    assert tok == default_tokenizer("shapes")
+    ck = checkpoint.read(tmp_path / "new.pt")
+    assert ck["config"]["clip"] == old_cfg and ck["run"] == {"steps": 5, "dataset": "shapes", "lr": 0.1}
+    assert ck["history"] == [{"step": 5, "loss": 1.0}]
+    with torch.no_grad():
+        ids, mask = tok.encode_batch(["a red circle"])
+        assert torch.allclose(new.encode_text(ids, mask), before, atol=1e-6)
+        rows = new.text_encoder.token_embedding.weight
+        old_rows = model.text_encoder.token_embedding.weight
+        assert torch.equal(rows[tok.stoi["red"]], old_rows[3]) and torch.equal(rows[tok.cls_id], old_rows[2])
+        for never_seen in ("[SEP]", "[MASK]", ",", "star"):  # tokens the old vocabulary lacked: zero rows
+            assert not rows[tok.stoi[never_seen]].any()
 
 
 def test_text_towers_word_order_and_padding():
-    tok = CaptionTokenizer.from_texts(zeroshot.vocabulary("shapes"))
+    tok = default_tokenizer("shapes")
     a, b = "a red circle on a blue background", "a blue circle on a red background"
     torch.manual_seed(0)
     bow, tr = BagOfWords(len(tok), 16).eval(), TextTransformer(len(tok), 16, 1, 2).eval()
-    ids, mask = tok.encode([a, b])
+    ids, mask = tok.encode_batch([a, b])
     with torch.no_grad():
         assert torch.allclose(bow(ids, mask)[0], bow(ids, mask)[1], atol=1e-6)  # order is lost
         assert not torch.allclose(tr(ids, mask)[0], tr(ids, mask)[1], atol=1e-4)  # order matters
         # padding does not change a caption's embedding
-        short, _ = tok.encode(["a star"]), None
-        both = tok.encode(["a star", "a photo of a small star on a red background"])
+        short, _ = tok.encode_batch(["a star"]), None
+        both = tok.encode_batch(["a star", "a photo of a small star on a red background"])
         for tower in (bow, tr):
             assert torch.allclose(tower(*short)[0], tower(*both)[0], atol=1e-5)
 
@@ -143,7 +199,7 @@ class _LookupModel(torch.nn.Module):
 
 
 def test_zero_shot_classifier_averages_normalised_prompt_embeddings():
-    tok = CaptionTokenizer.from_texts(zeroshot.vocabulary("shapes"))
+    tok = default_tokenizer("shapes")
     torch.manual_seed(0)
     m = _LookupModel(len(tok))
     names, templates = ["circle", "orange square"], ["a photo of a {}", "a {}", "a drawing of a {}"]
@@ -153,7 +209,7 @@ def test_zero_shot_classifier_averages_normalised_prompt_embeddings():
         vecs = []
         for t in templates:
             text = t.format(name).replace("a orange", "an orange")
-            ids, mask = tok.encode([text])
+            ids, mask = tok.encode_batch([text])
             vecs.append(F.normalize(m.encode_text(ids, mask), dim=1)[0])
         expect = F.normalize(torch.stack(vecs).mean(0), dim=0)
         assert torch.allclose(clf[c], expect.detach(), atol=1e-5)
@@ -194,7 +250,7 @@ def trained():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small convolutions: one thread is fastest on shared cores
     try:
-        run = train_clip(CLIPConfig(n_train=2048, steps=300, batch_size=64, progress=False, device="cpu", seed=0))
+        run = train_clip(CLIPRunConfig(n_train=2048, steps=300, batch_size=64, progress=False, device="cpu", seed=0))
         metrics = zeroshot.evaluate(run.model, run.tokenizer, n_test=800, n_fewshot_pool=400, few_shot_ks=(4,), seed=0)
     finally:
         torch.set_num_threads(threads)
@@ -224,7 +280,7 @@ def test_clip_recipe_writes_checkpoint_and_metrics(tmp_path, capsys):
     import json
 
     from sslcourse.checkpoint import read
-    from sslcourse.recipes.clip import load_model, main
+    from sslcourse.recipes.clip import main
 
     out = tmp_path / "clip.pt"
     argv = ["--steps", "2", "--n-train", "64", "--batch-size", "32", "--image-width", "4", "--n-test", "64",
@@ -233,10 +289,12 @@ def test_clip_recipe_writes_checkpoint_and_metrics(tmp_path, capsys):
     metrics = json.loads(out.with_suffix(".json").read_text())
     assert 0.0 <= metrics["zero_shot_shape_ensemble"] <= 1.0 and "few_shot_shape" in metrics
     model, tok = load_model(out)
-    cfg = CLIPConfig(**read(out)["config"]["clip"])
-    assert cfg.steps == 2 and cfg.image_width == 4 and tok.vocab_size == model.text_encoder.token_embedding.num_embeddings
+    ck = read(out)
+    cfg, run = CLIPConfig(**ck["config"]["clip"]), ck["run"]  # the model's config; the run's settings beside it
+    assert run["steps"] == 2 and run["n_train"] == 64 and cfg.image_width == 4
+    assert tok == default_tokenizer("shapes") and tok.vocab_size == model.text_encoder.token_embedding.num_embeddings
     # the reloaded model is the trained one: the same zero-shot number again
-    again = zeroshot.evaluate(model, tok, n_test=64, n_fewshot_pool=64, seed=cfg.seed, image_size=cfg.image_size)
+    again = zeroshot.evaluate(model, tok, n_test=64, n_fewshot_pool=64, seed=run["seed"], image_size=cfg.image_size)
     assert again["zero_shot_shape_ensemble"] == metrics["zero_shot_shape_ensemble"]
     assert (tmp_path / "clip.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="clip"):

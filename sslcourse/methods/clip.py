@@ -17,17 +17,17 @@ Lecture notation -> code words:
 Kept apart as in open_clip: the model (``MiniCLIP.forward`` returns both embeddings and the
 scale), the loss (``sslcourse.losses.clip.clip_loss``), the objective wrapper that the generic
 loop trains (``CLIPObjective``) and the run (``sslcourse.recipes.clip``: ``train_clip``, the
-``sslcourse train clip`` command).
+``sslcourse train clip`` command, with the run's settings in ``CLIPRunConfig``).
 
-A tiny word tokenizer (``CaptionTokenizer``) lives here too: captions of the shapes world use
-a few dozen words, so "one word = one token" is enough (and the text module is not needed).
+Captions are token ids from the course's one word tokenizer, ``sslcourse.tokenizer.Tokenizer``
+(``encode_batch``: [CLS] first, padded with [PAD] = 0); ``CLIPConfig`` here describes the model
+only.
 """
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,81 +38,11 @@ from sslcourse.nn import SmallCNN, resnet18_cifar
 from sslcourse.transformer import TransformerBlock, padding_mask
 from sslcourse.utils import to_float_images
 
-__all__ = ["CaptionTokenizer", "TextTransformer", "BagOfWords", "MiniCLIP", "CLIPObjective", "CLIPConfig",
+__all__ = ["TextTransformer", "BagOfWords", "MiniCLIP", "CLIPObjective", "CLIPConfig",
            "ContrastChannels", "build_clip", "LOGIT_SCALE_INIT", "LOGIT_SCALE_MAX"]
 
 LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's initial temperature tau = 0.07
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP clamps 1/tau at 100 "to prevent training instability"
-
-
-# ----------------------------------------------------------------------------- tokenizer
-
-
-class CaptionTokenizer:
-    """Word-level tokenizer for short captions: lowercase, split on non-letters, one id per word.
-
-    Ids 0, 1, 2 are ``[PAD]``, ``[UNK]`` (a word never seen) and ``[CLS]`` (prepended to every
-    caption; the transformer reads its output as the caption's summary).
-
-    Args:
-        words: the vocabulary (duplicates and order after the first occurrence are ignored).
-    """
-
-    PAD, UNK, CLS = "[PAD]", "[UNK]", "[CLS]"
-
-    def __init__(self, words: Iterable[str]) -> None:
-        self.itos: list[str] = [self.PAD, self.UNK, self.CLS]
-        for w in words:
-            if w not in self.itos:
-                self.itos.append(w)
-        self.stoi = {w: i for i, w in enumerate(self.itos)}
-
-    @staticmethod
-    def split(text: str) -> list[str]:
-        """``"A red circle, small"`` -> ``["a", "red", "circle", "small"]``."""
-        return re.findall(r"[a-z0-9]+", text.lower())
-
-    @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "CaptionTokenizer":
-        """Vocabulary = every word of ``texts``, in order of first appearance."""
-        return cls(w for t in texts for w in cls.split(t))
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, texts: Sequence[str] | str, max_len: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids and attention mask of a batch of captions, [CLS] first, padded to the longest.
-
-        Args:
-            texts: captions (or one caption).
-            max_len: longest sequence kept, [CLS] included (longer captions are cut).
-
-        Returns:
-            ``ids`` int64 ``(B, T)`` and ``mask`` bool ``(B, T)`` (True = real token), T <= max_len.
-        """
-        if isinstance(texts, str):
-            texts = [texts]
-        seqs = [[self.stoi[self.CLS]] + [self.stoi.get(w, 1) for w in self.split(t)][: max_len - 1] for t in texts]
-        T = max((len(s) for s in seqs), default=1)
-        ids = torch.zeros(len(seqs), T, dtype=torch.long)  # (B, T), 0 = [PAD]
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s)
-        return ids, ids != 0
-
-    def decode(self, ids: Sequence[int]) -> str:
-        """Ids -> words, without [PAD] and [CLS]."""
-        return " ".join(self.itos[i] for i in ids if i not in (0, 2))
-
-    def to_dict(self) -> dict:
-        return {"itos": list(self.itos)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "CaptionTokenizer":
-        return cls(d["itos"][3:])
 
 
 # ----------------------------------------------------------------------------- text towers
@@ -258,35 +188,23 @@ class CLIPObjective(nn.Module):
 
 @dataclass
 class CLIPConfig:
-    """A mini-CLIP: its towers and the run that trains it (``sslcourse.recipes.clip.train_clip``).
+    """A mini-CLIP's architecture: its two towers and the joint space (``build_clip``).
 
-    The CPU defaults are the lecture's run (measured in docs/benchmarks/clip.md).
-
-    CLIP's own values in comments (ViT-L/14: 400M pairs, batch 32,768, 32 epochs).
+    How it is trained (data, steps, batch, optimizer, seed) is the run's business:
+    ``sslcourse.recipes.clip.CLIPRunConfig``. The CPU defaults are the lecture's model; CLIP's
+    own values in comments (ViT-L/14).
     """
 
-    dataset: str = "shapes"  # "shapes" or "cifar10" (templated class captions)
-    n_train: int = 4000  # image-caption pairs drawn from the world (CLIP: 400M)
-    captions_per_image: int = 2  # fresh template draws per image (more text variety)
-    image_size: int = 32
+    image_size: int = 32  # side of the input images (CLIP ViT-L/14: 224, then 336)
     image_tower: str = "cnn"  # "cnn" (SmallCNN) or "resnet18"
     image_width: int = 16  # SmallCNN width w (out_dim 4w)
     contrast_channels: bool = True  # feed the CNN a contrast-normalised copy too (ContrastChannels)
     text_tower: str = "transformer"  # "transformer" or "bow" (bag of words, the baseline)
-    text_width: int = 64
-    text_layers: int = 2
-    text_heads: int = 4
+    text_width: int = 64  # (CLIP: 768)
+    text_layers: int = 2  # (CLIP: 12)
+    text_heads: int = 4  # (CLIP: 12)
     fast_attention: bool = False  # text tower: fused F.scaled_dot_product_attention (same numbers, faster)
     embed_dim: int = 64  # joint space (CLIP ViT-L/14: 768)
-    steps: int = 600  # 194 s on one thread of the loaded 2-core dev machine (CLIP: 32 epochs of 400M)
-    batch_size: int = 64  # (CLIP: 32,768)
-    lr: float = 2e-3  # AdamW (CLIP: 4e-4 for ViT-L/14 at batch 32k)
-    weight_decay: float = 0.05  # (CLIP: 0.2)
-    warmup_steps: int = 20  # (CLIP: 2,000)
-    seed: int = 0
-    device: str = "auto"
-    out: str | None = None  # checkpoint file (with tokenizer and config) or None
-    progress: bool = True
 
 
 class ContrastChannels(nn.Module):

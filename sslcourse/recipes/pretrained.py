@@ -168,7 +168,8 @@ def _strip(src: Path, dst: Path, record: dict[str, Any]) -> None:
     in half precision (half the size; ``load_state_dict`` copies them back into float32 parameters)."""
     ck = ckpt_format.read(src)  # read to the CPU
     state = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
-    ckpt_format.save(dst, method=ck["method"], config=ck["config"], model=state, pretrained=record)
+    extras = {"tokenizer": ck["tokenizer"]} if "tokenizer" in ck else {}  # mini-CLIP: part of the model
+    ckpt_format.save(dst, method=ck["method"], config=ck["config"], model=state, pretrained=record, **extras)
 
 
 def _measured_run(spec: Pretrained, ckpt_file: Path) -> dict[str, Any]:
