@@ -9,7 +9,9 @@
                                        student distribution build/student/ (folder, zip, wheel)
     sslcourse autograde [options]      grade submitted/<student>/<assignment>/ (or a folder of LMS zips)
     sslcourse render [NOTEBOOK...]     execute lecture notebooks, render HTML + reveal.js slides
-    sslcourse course                   the whole demo: release + lectures + demo grading + index.html
+    sslcourse site [--build DIR]       the course site in build/ (index.html, a page per lecture, search)
+                                       from the rendered lectures (Sphinx + MyST-NB)
+    sslcourse course                   the whole demo: release + lectures + demo grading + the course site
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from pathlib import Path
 
 from sslcourse import course  # nbgrader itself is imported only inside the course steps
+from sslcourse.course.site import build_site  # Sphinx itself is imported only inside build_site
 from sslcourse.recipes import RECIPES, pretrained, recipe
 
 
@@ -95,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="build/lectures", help="output folder")
     p.add_argument("--no-execute", action="store_true", help="render without executing")
 
-    p = sub.add_parser("course", help="release + lectures + demo autograde + build/index.html")
+    p = sub.add_parser("site", help="build the course site (build/index.html) from the rendered lectures")
+    p.add_argument("--build", default="build", help="the build folder (holds lectures/ from `sslcourse render`)")
+    p.add_argument("--lectures", default=None, help="the executed lecture notebooks (default BUILD/lectures)")
+
+    p = sub.add_parser("course", help="release + lectures + demo autograde + the course site (build/index.html)")
     p.add_argument("--root", default=".", help="course folder")
     p.add_argument("--skip-lectures", action="store_true", help="do not execute/render the lectures")
     p.add_argument("--jobs", type=int, default=1, help="students graded in parallel")
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                                     Path(args.root) / course.GRADES_CSV)
         elif args.command == "render":
             course.render(args.notebooks or None, out=args.out, execute=not args.no_execute)
+        elif args.command == "site":
+            build_site(args.build, lectures_dir=args.lectures)
         elif args.command == "course":
             course.build_course(args.root, lectures=not args.skip_lectures, jobs=args.jobs)
     except course.CourseError as err:

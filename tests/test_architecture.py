@@ -30,7 +30,7 @@ LAYERS = [
 ]
 # Third-party modules that may be imported inside a function (with a comment saying why).
 LAZY_OK = {"nbgrader", "nbconvert", "nbformat", "torchvision", "matplotlib", "sklearn", "skimage", "traitlets",
-           "jupyter_client", "nbclient", "PIL", "tqdm", "IPython"}
+           "jupyter_client", "nbclient", "PIL", "tqdm", "IPython", "sphinx"}
 
 # The debt recorded when this check landed (issue 11: 18 upward edges, 49 hidden imports), as
 # (importer, imported) pairs. It is paid off: both lists are empty and must stay so. Listing a pair

@@ -4,7 +4,8 @@ A student's path through an exercise: JupyterLab serves the fixture exercise (it
 with the solution, the hidden tests stripped by the release), Debian's chromium (driven by
 playwright-core from tests/browser/, no downloaded browser) opens it, runs all cells, presses
 nbgrader's Validate button and reads the result dialog. The screenshot goes to
-build/browser/validate.png. Skips with a one-line reason when chromium, node or playwright-core
+build/browser/validate.png. The course site (sslcourse/course/site.py) is opened there too, offline
+(tests/browser/site.mjs). Skips with a one-line reason when chromium, node or playwright-core
 is missing (.ci/run installs them).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_course
-from deckcheck import BROWSER_DIR, CHROMIUM, browser_missing
+from deckcheck import BROWSER_DIR, CHROMIUM, SCREENSHOTS, browser_missing, missing
 from sslcourse import course
 
 pytestmark = pytest.mark.xdist_group("grading")
@@ -95,3 +96,39 @@ def test_jupyterlab_runs_and_validates_an_exercise_in_chromium(tmp_path):
         except subprocess.TimeoutExpired:
             lab.kill()
         log.close()
+
+
+def _open_site_page(page: Path, shot: Path, query: str | None = None) -> dict:
+    """tests/browser/site.mjs on one page of the course site, network blocked; its JSON result."""
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["node", str(BROWSER_DIR / "site.mjs"), str(page), str(shot), *([query] if query else [])],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, CHROMIUM=CHROMIUM))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    os.chmod(shot, 0o644)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not (result["blocked"] or result["failed"] or result["errors"]), result
+    return result
+
+
+def test_the_course_site_works_offline_in_chromium(tmp_path):
+    """The course site (tests/test_site.py's tiny lectures) opened from disk with every non-file request
+    aborted: the landing page, a lecture page with typeset formulas (no raw TeX left) and its figure,
+    prev/next, and Sphinx's search. Screenshots: build/screenshots/site-landing.png, site-lecture.png."""
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    from sslcourse.course import site
+    from test_site import NAMES, make_build
+
+    build = make_build(tmp_path / "build")
+    site.build_site(build)
+    landing = _open_site_page(build / "index.html", SCREENSHOTS / "site-landing.png")
+    assert landing["next"] == f"{site.PAGES}/{NAMES[0]}.html" and landing["raw"] == [], landing
+    lecture = _open_site_page(build / site.PAGES / f"{NAMES[1]}.html", SCREENSHOTS / "site-lecture.png")
+    assert lecture["mathjax"] and lecture["math"] >= 2 and lecture["mathErrors"] == 0 and lecture["raw"] == [], lecture
+    assert lecture["images"] >= 1 and lecture["brokenImages"] == [], lecture
+    assert (lecture["prev"], lecture["next"]) == (f"{NAMES[0]}.html", f"{NAMES[2]}.html"), lecture
+    search = _open_site_page(build / "search.html", tmp_path / "search.png", query="gammaword")
+    assert search["found"] and any("gamma" in title for title in search["found"]), search
+    for shot in ("site-landing", "site-lecture"):
+        assert (SCREENSHOTS / f"{shot}.png").stat().st_size > 10_000

@@ -1,4 +1,4 @@
-"""The whole demo (`make course`): release, lectures, a graded demo class, build/index.html."""
+"""The whole demo (`make course`): release, lectures, a graded demo class, the course site (build/index.html)."""
 from __future__ import annotations
 
 import html
@@ -12,12 +12,13 @@ from sslcourse.course.release import release
 from sslcourse.course.render import render
 from sslcourse.course.report import GRADES_CSV, Grade, grade_table
 from sslcourse.course.schedule import autograde
+from sslcourse.course.site import build_site, rendered_lectures
 from sslcourse.course.student import NAME as STUDENT_NAME, build_distribution
 from sslcourse.utils import atomic_write
 
 
 def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int = 1) -> Path:
-    """`make course`: release, render the lectures, grade a demo class, write build/index.html.
+    """`make course`: release, render the lectures, grade a demo class, build the course site.
 
     The demo class has two students per assignment: `perfect-student` submits the solution notebook
     and must get full autograded marks; `blank-student` submits the untouched release and must get 0.
@@ -40,7 +41,10 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
     # budget_s=0: the demo's submissions are the solution and the blank release, nothing to stop early
     grades = autograde(demo, names=names, source=str(root / "solutions"), jobs=jobs, budget_s=0)
     table = grade_table(grades)
-    index = write_index(root / "build", rendered, names, grades, table)
+    if rendered_lectures(root / "build" / "lectures"):  # the site links the grades, so it comes last
+        index = build_site(root / "build")
+    else:  # no lecture rendered yet (--skip-lectures on a fresh clone): a plain index of the rest
+        index = write_index(root / "build", rendered, names, grades, table)
     print(table)
     bad = [g for g in grades if (g.student == "perfect-student") != (g.score == g.max_score) or g.score is None]
     print(f"\ncourse built: {index}")
@@ -53,7 +57,8 @@ def build_course(root: str | os.PathLike = ".", lectures: bool = True, jobs: int
 
 
 def write_index(build: Path, rendered: list[Path], names: list[str], grades: list[Grade], table: str) -> Path:
-    """build/index.html linking the rendered lectures, the exercises and the demo grade report."""
+    """A plain build/index.html linking the rendered lectures, the exercises and the demo grade report
+    (where there is no rendered lecture to build the course site from, ``site.build_site``)."""
     def link(path: Path) -> str:
         rel = os.path.relpath(path, build)
         return f'<a href="{html.escape(rel)}">{html.escape(path.name)}</a>'
