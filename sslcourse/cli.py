@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("site", help="build the course site (build/index.html) from the rendered lectures")
     p.add_argument("--build", default="build", help="the build folder (holds lectures/ from `sslcourse render`)")
     p.add_argument("--lectures", default=None, help="the executed lecture notebooks (default BUILD/lectures)")
+    p.add_argument("--no-grading-demo", action="store_true",
+                   help="leave the demo class's grades off the landing page (a site for students)")
 
     p = sub.add_parser("course", help="release + lectures + demo autograde + the course site (build/index.html)")
     p.add_argument("--root", default=".", help="course folder")
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "render":
             course.render(args.notebooks or None, out=args.out, execute=not args.no_execute)
         elif args.command == "site":
-            build_site(args.build, lectures_dir=args.lectures)
+            build_site(args.build, lectures_dir=args.lectures, grading_demo=not args.no_grading_demo)
         elif args.command == "course":
             course.build_course(args.root, lectures=not args.skip_lectures, jobs=args.jobs)
     except course.CourseError as err:

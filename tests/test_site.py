@@ -102,7 +102,7 @@ def test_the_landing_page_lists_the_lectures_in_order_with_their_links(built):
     assert "student/sslcourse-student.zip" in links(text)
     assert "student/sslcourse-student/exercises/01_alpha/01_alpha.ipynb" in links(text)
     assert f"grading-demo/{course.GRADES_CSV}" in links(text)
-    assert "grading-demo/feedback/perfect-student/01_alpha/01_alpha.html" in links(text)
+    assert not [u for u in links(text) if "feedback" in u]  # the perfect student's feedback shows the solutions
     assert "perfect-student" in text and "blank-student" in text
     assert "search.html" in links(text)
 
@@ -174,8 +174,9 @@ def test_the_cli_builds_the_site(tmp_path, capsys):
 
     build = make_build(tmp_path / "build")
     (build / "lectures" / "02_beta.ipynb").unlink()
-    assert main(["site", "--build", str(build)]) == 0
+    assert main(["site", "--build", str(build), "--no-grading-demo"]) == 0
     assert "2 lectures" in capsys.readouterr().out
+    assert "grading-demo" not in (build / "index.html").read_text()
     assert not (build / site.PAGES / "02_beta.html").exists() and (build / site.PAGES / "03_gamma.html").is_file()
     assert main(["site", "--build", str(tmp_path / "nothing")]) == 1
     assert "make lectures" in capsys.readouterr().err

@@ -94,10 +94,11 @@ def _first_sentence(markdown: str) -> str:
     return ""
 
 
-def build_site(build: str | os.PathLike = "build", lectures_dir: str | os.PathLike | None = None) -> Path:
+def build_site(build: str | os.PathLike = "build", lectures_dir: str | os.PathLike | None = None,
+               grading_demo: bool = True) -> Path:
     """Build the course site into BUILD from the executed notebooks in LECTURES_DIR (default
-    BUILD/lectures); return BUILD/index.html. Links the slides, the student zip, the exercises and the
-    demo grading report where the other steps have written them."""
+    BUILD/lectures); return BUILD/index.html. Links the slides, the student zip, the exercises and
+    (GRADING_DEMO) the demo class's grades, where the other steps have written them."""
     build = Path(build).resolve()
     lectures_dir = Path(lectures_dir).resolve() if lectures_dir else build / "lectures"
     lectures = rendered_lectures(lectures_dir)
@@ -107,7 +108,7 @@ def build_site(build: str | os.PathLike = "build", lectures_dir: str | os.PathLi
     vendor = assets.copy_assets(build)  # MathJax for the formulas (already there after `render`)
     with tempfile.TemporaryDirectory(prefix="sslcourse-site-") as tmp:
         src, out = Path(tmp) / "src", Path(tmp) / "html"
-        _write_sources(src, build, lectures_dir, lectures)
+        _write_sources(src, build, lectures_dir, lectures, grading_demo)
         _sphinx(src, out, Path(tmp) / "doctrees", offline=vendor is not None)
         _publish(out, build)
     print(f"course site: {build / 'index.html'} ({len(lectures)} lectures, {time.time() - start:.0f} s)")
@@ -117,7 +118,7 @@ def build_site(build: str | os.PathLike = "build", lectures_dir: str | os.PathLi
 # --------------------------------------------------------------------------- Sphinx's sources
 
 
-def _write_sources(src: Path, build: Path, lectures_dir: Path, lectures: list[Lecture]) -> None:
+def _write_sources(src: Path, build: Path, lectures_dir: Path, lectures: list[Lecture], grading_demo: bool) -> None:
     """SRC/index.md (the landing page) and SRC/notes/NN_topic.ipynb (each lecture, links added)."""
     import nbformat  # heavy; only when building the site
 
@@ -125,7 +126,7 @@ def _write_sources(src: Path, build: Path, lectures_dir: Path, lectures: list[Le
     for lecture in lectures:
         nb = _site_notebook(read_notebook(lecture.notebook), _lecture_links(build, lectures_dir, lecture))
         nbformat.write(nb, str(src / PAGES / f"{lecture.name}.ipynb"))
-    (src / "index.md").write_text(_landing_page(build, lectures_dir, lectures))
+    (src / "index.md").write_text(_landing_page(build, lectures_dir, lectures, grading_demo))
     (src / "_static").mkdir()
     (src / "_static" / "sslcourse.css").write_text(CSS)
 
@@ -164,7 +165,7 @@ def _site_notebook(nb, links: str):
     return nb
 
 
-def _landing_page(build: Path, lectures_dir: Path, lectures: list[Lecture]) -> str:
+def _landing_page(build: Path, lectures_dir: Path, lectures: list[Lecture], grading_demo: bool) -> str:
     """index.md: title, syllabus (raw HTML, relative links), the materials, a hidden toctree."""
     e = html.escape
     rows = []
@@ -180,7 +181,7 @@ def _landing_page(build: Path, lectures_dir: Path, lectures: list[Lecture]) -> s
              "executed lecture notebook) and a reveal.js deck for the lecture room. Use the search box to find a "
              "term across all lectures.\n",
              "## Syllabus\n", f'<ol class="sslcourse-syllabus">\n{chr(10).join(rows)}\n</ol>\n',
-             _materials(build), _grading_demo(build),
+             _materials(build), _grading_demo(build) if grading_demo else "",
              f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: Lectures\n\n{toctree}\n```\n"]
     return "\n".join(part for part in parts if part)
 
@@ -207,25 +208,20 @@ def _materials(build: Path) -> str:
 
 
 def _grading_demo(build: Path) -> str:
-    """The demo class's grades (build/grading-demo/, written by `make course`) with their feedback pages."""
-    demo = build / "grading-demo"
-    grades = demo / GRADES_CSV
+    """The demo class's scores (build/grading-demo/, written by `make course`). Only the scores: its
+    feedback pages show the perfect student's code, i.e. the solutions."""
+    grades = build / "grading-demo" / GRADES_CSV
     if not grades.is_file():
         return ""
-    rows = []
     with open(grades, newline="") as f:
-        for row in csv.DictReader(f):
-            student, name = row.get("student", ""), row.get("assignment", "")
-            feedback = demo / "feedback" / student / name / f"{name}.html"
-            link = f'<a href="{_href(feedback, build)}">feedback</a>' if feedback.is_file() else ""
-            score = f'{row.get("autograded_score") or "-"} / {row.get("autograded_max", "")}'
-            rows.append(f"<tr><td>{html.escape(student)}</td><td>{html.escape(name)}</td>"
-                        f"<td>{html.escape(score)}</td><td>{link}</td></tr>")
+        rows = [f"<tr><td>{html.escape(row.get('student', ''))}</td><td>{html.escape(row.get('assignment', ''))}</td>"
+                f"<td>{html.escape(row.get('autograded_score') or '-')} / {html.escape(row.get('autograded_max', ''))}"
+                "</td></tr>" for row in csv.DictReader(f)]
     return ("## Grading demo\n\n`make course` grades a demo class: `perfect-student` submits the solutions and "
             "must get full marks, `blank-student` the untouched release and must get 0 "
             f'(<a href="{_href(grades, build)}">{GRADES_CSV}</a>).\n\n'
-            '<table class="table"><thead><tr><th>student</th><th>assignment</th><th>autograded</th><th></th></tr>'
-            "</thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n")
+            '<table class="table"><thead><tr><th>student</th><th>assignment</th><th>autograded</th></tr></thead>'
+            "<tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n")
 
 
 # --------------------------------------------------------------------------- Sphinx
@@ -234,6 +230,7 @@ def _grading_demo(build: Path) -> str:
 def _sphinx(src: Path, out: Path, doctrees: Path, offline: bool) -> None:
     """Run Sphinx's HTML builder on SRC into OUT (no conf.py: the settings are here)."""
     from sphinx.application import Sphinx  # heavy optional dependency; only when building the site
+    from sphinx.util.console import nocolor
 
     config = {
         "project": TITLE,
@@ -252,6 +249,7 @@ def _sphinx(src: Path, out: Path, doctrees: Path, offline: bool) -> None:
         "html_show_sourcelink": False,
         "html_last_updated_fmt": "%Y-%m-%d",
         "exclude_patterns": ["**.ipynb_checkpoints"],
+        "suppress_warnings": ["mystnb.unknown_mime_type"],  # report_results' record: its text/plain is shown
     }
     if offline:
         # build/vendor/mathjax (MathJax 2, see assets.py); Sphinx resolves the path relative to _static/
@@ -264,34 +262,33 @@ def _sphinx(src: Path, out: Path, doctrees: Path, offline: bool) -> None:
         config["myst_update_mathjax"] = False  # its settings are MathJax 3's
     else:
         print("warning: the site's formulas load MathJax from a CDN: the vendored assets are not installed (make vendor)")
-    log = io.StringIO()
+    log, warnings = io.StringIO(), io.StringIO()
+    nocolor()  # plain text in the messages below
     try:
         app = Sphinx(str(src), None, str(out), str(doctrees), "html", confoverrides=config,
-                     status=log, warning=log, freshenv=True)
+                     status=log, warning=warnings, freshenv=True)
         app.build()
     except Exception as err:  # Sphinx raises its own error classes; keep its log for the reader
-        raise CourseError(f"Sphinx could not build the course site: {err}\n{log.getvalue()[-2000:]}") from None
+        raise CourseError(f"Sphinx could not build the course site: {err}\n{warnings.getvalue()[-2000:]}") from None
     if app.statuscode:
-        raise CourseError(f"Sphinx failed to build the course site:\n{log.getvalue()[-2000:]}")
+        raise CourseError(f"Sphinx failed to build the course site:\n{warnings.getvalue()[-2000:]}")
+    for line in warnings.getvalue().splitlines():  # a broken figure or formula shows up here
+        print(f"site: {line.replace(str(src) + os.sep, '')}")
 
 
 def _publish(out: Path, build: Path) -> None:
-    """Move Sphinx's outputs into BUILD, replacing the previous site's; files 0644, folders 0755."""
+    """Copy Sphinx's outputs into BUILD, replacing the previous site's; files 0644, folders 0755."""
     for name in SITE_ENTRIES:
         src, dst = out / name, build / name
-        if not src.exists():
-            continue
-        if dst.is_dir():
-            shutil.rmtree(dst)
-        elif dst.exists():
-            dst.unlink()
         if src.is_file():
             with atomic_write(dst) as tmp:
                 shutil.copyfile(src, tmp)
             os.chmod(dst, 0o644)
-            continue
-        shutil.copytree(src, dst)
-        for folder, _dirs, files in os.walk(dst):
-            os.chmod(folder, 0o755)
-            for f in files:
-                os.chmod(os.path.join(folder, f), 0o644)
+        elif src.is_dir():
+            if dst.exists():
+                shutil.rmtree(dst)
+            shutil.copytree(src, dst)
+            for folder, _dirs, files in os.walk(dst):
+                os.chmod(folder, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(folder, f), 0o644)
