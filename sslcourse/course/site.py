@@ -169,7 +169,7 @@ def _landing_page(build: Path, lectures_dir: Path, lectures: list[Lecture], grad
     """index.md: title, syllabus (raw HTML, relative links), the materials, a hidden toctree."""
     e = html.escape
     rows = []
-    for n, lecture in enumerate(lectures, 1):
+    for lecture in lectures:
         slides = lectures_dir / f"{lecture.name}.slides.html"
         extra = f' · <a href="{_href(slides, build)}">slides</a>' if slides.is_file() else ""
         number = f' value="{int(lecture.name[:2])}"' if lecture.name[:2].isdigit() else ""
@@ -177,9 +177,9 @@ def _landing_page(build: Path, lectures_dir: Path, lectures: list[Lecture], grad
                     f'<br><span class="sslcourse-summary">{e(lecture.summary)}</span></li>')
     toctree = "\n".join(f"{PAGES}/{lecture.name}" for lecture in lectures)
     parts = [f"# {TITLE}: the course\n",
-             "Six lectures, from pretext tasks to CLIP, each a page with its formulas and figures (from the "
-             "executed lecture notebook) and a reveal.js deck for the lecture room. Use the search box to find a "
-             "term across all lectures.\n",
+             f"The course in {len(lectures)} lecture{'s' * (len(lectures) != 1)}, each a page with its formulas and "
+             "figures (from the executed lecture notebook) and a reveal.js deck for the lecture room. Use the search "
+             "box to find a term across all lectures.\n",
              "## Syllabus\n", f'<ol class="sslcourse-syllabus">\n{chr(10).join(rows)}\n</ol>\n',
              _materials(build), _grading_demo(build) if grading_demo else "",
              f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: Lectures\n\n{toctree}\n```\n"]
