@@ -30,6 +30,9 @@ def default_grid(image_size: int) -> tuple[int, int, int]:
     (Doersch et al. sample the grid anywhere in the photo). A grid that fills the image never
     moves, and then a patch's content says where in the image it was cut (the border of a photo
     looks different from its centre): a shortcut to its position that needs no parts at all.
+    Moving the grid by a few pixels weakens that shortcut without removing it: a classifier that
+    sees only the neighbour patch finds its label 27.2% of the time at 40 px, 31.8% with a grid
+    that fills a 32 px image (chance 12.5%; ``benchmarks/patch_shortcut.py``).
     40 px -> (8, 2, 1), extent 34 (7 positions per axis); 32 px -> (6, 2, 1), extent 28 (5 positions).
     """
     jitter, gap = max(1, image_size // 32), max(1, image_size // 16)
