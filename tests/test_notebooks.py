@@ -94,9 +94,14 @@ def _split_definitions(source: str) -> tuple[str, dict[str, str]]:
     return "\n".join(line for i, line in enumerate(lines) if i not in drop), defs
 
 
+SKIPPED = re.compile(r"(^|: )skipped\b", re.M)
+
+
 def undrawn_figures(nb) -> list[str]:
     """``"cell N: first line"`` of each code cell that draws (pyplot, sslcourse.plot, or a helper the
-    notebook defined that draws) yet has no image output. Defining a helper does not draw."""
+    notebook defined that draws) yet has no image output. Defining a helper does not draw. A cell
+    that draws only when optional data exists (CIFAR-10, open_clip) and printed a line saying it
+    ``skipped`` is not silent, so it is not reported."""
     out, helpers = [], []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -105,7 +110,9 @@ def undrawn_figures(nb) -> list[str]:
         helpers += [name for name, body in defs.items() if DRAWS.search(body)]
         code = "\n".join(line for line in top.splitlines() if not line.lstrip().startswith(("#", "from ", "import ")))
         draws = DRAWS.search(code) or any(re.search(rf"(?<![\w.]){re.escape(h)}\(", code) for h in helpers)
-        if draws and not any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+        said_skipped = any(o.get("output_type") == "stream" and SKIPPED.search(o.get("text", ""))
+                           for o in cell.get("outputs", []))
+        if draws and not said_skipped and not any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
             out.append(f"cell {i}: {cell.source.strip().splitlines()[0][:60]}")
     return out
 
@@ -119,11 +126,17 @@ def test_undrawn_figure_check_names_the_cell():
                 nbformat.v4.new_code_cell("x = 1  # plt is not called here"),
                 nbformat.v4.new_code_cell("def show(x):\n    plt.imshow(x)\n    plt.show()"),
                 nbformat.v4.new_code_cell("show(img)")]
+    # a cell that says it skipped its figure (optional data missing) is not silent; other text is no excuse
+    optional = nbformat.v4.new_code_cell("if data is not None:\n    plt.plot(data)")
+    optional.outputs = [nbformat.v4.new_output("stream", name="stdout", text="CIFAR-10 is not available here: skipped\n")]
+    chatty = nbformat.v4.new_code_cell("plt.plot([1])")
+    chatty.outputs = [nbformat.v4.new_output("stream", name="stdout", text="nothing was skipped here, yet no image\n")]
+    nb.cells += [optional, chatty]
     # defining a drawing helper draws nothing; calling it does
-    assert undrawn_figures(nb) == ["cell 0: fig, ax = plt.subplots()", "cell 3: show(img)"]
+    assert undrawn_figures(nb) == ["cell 0: fig, ax = plt.subplots()", "cell 3: show(img)", "cell 5: plt.plot([1])"]
     for cell in (nb.cells[0], nb.cells[3]):
         cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
-    assert undrawn_figures(nb) == []
+    assert undrawn_figures(nb) == ["cell 5: plt.plot([1])"]
 
 
 def test_headline_results_are_checked_shown_and_collected(tmp_path, monkeypatch):
