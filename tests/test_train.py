@@ -125,19 +125,22 @@ def test_resume_reproduces_uninterrupted_run_exactly(tmp_path, data_kind, crash_
     assert torch.equal(load_weights(_model(), ckpt).net[0].weight, straight.net[0].weight)
 
 
+class Exploding(nn.Module):
+    """Loss 2.5 until call ``nan_from``, NaN from then on."""
+
+    def __init__(self, nan_from):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(()))
+        self.calls, self.nan_from = 0, nan_from
+
+    def forward(self, batch):
+        self.calls += 1
+        return self.w * (2.5 if self.calls < self.nan_from else float("nan"))
+
+
 def test_nan_loss_names_step_and_last_finite_loss():
-    class Exploding(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = nn.Parameter(torch.ones(()))
-            self.calls = 0
-
-        def forward(self, batch):
-            self.calls += 1
-            return self.w * (2.5 if self.calls < 4 else float("nan"))
-
     with pytest.raises(FloatingPointError, match=r"step 4 .*last finite loss was 2\.5 at step 3"):
-        fit(Exploding(), [torch.zeros(2)], steps=10, lr=0.0, progress=False)
+        fit(Exploding(nan_from=4), [torch.zeros(2)], steps=10, lr=0.0, progress=False)
 
 
 def test_sync_every_gives_the_same_run_and_reads_the_device_less_often(monkeypatch):
@@ -178,17 +181,7 @@ def test_sync_every_gives_the_same_run_and_reads_the_device_less_often(monkeypat
 
 
 def test_nan_loss_found_at_a_later_sync_still_names_its_step():
-    class Exploding(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = nn.Parameter(torch.ones(()))
-            self.calls = 0
-
-        def forward(self, batch):
-            self.calls += 1
-            return self.w * (2.5 if self.calls < 6 else float("nan"))
-
-    model = Exploding()
+    model = Exploding(nan_from=6)
     with pytest.raises(FloatingPointError, match=r"step 6 .*last finite loss was 2\.5 at step 5"):
         fit(model, [torch.zeros(2)], steps=20, lr=0.0, progress=False, sync_every=4)
     assert model.calls == 8  # found at the sync after step 8, not at the end of the run

@@ -2,29 +2,12 @@
 // request that is not file: or data: is aborted and recorded) and measures them.
 //   node pages.mjs page FILE.html SHOT.png     -> one JSON line: typeset formulas, raw TeX left, requests
 //   node pages.mjs deck FILE.slides.html SHOT.png -> the same, plus every slide's box in the 1280x720 viewport
-import { chromium } from 'playwright-core';
 import path from 'node:path';
+import { openOffline } from './offline.mjs';
 
 const [mode, file, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', '--no-first-run', '--allow-file-access-from-files'],
-});
-const blocked = [], failed = [], errors = [];
+const { browser, page, blocked, failed, errors } = await openOffline(120000);
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('file:') || url.startsWith('data:')) return route.continue();
-    blocked.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(120000);
-  page.on('requestfailed', (r) => { if (r.url().startsWith('file:')) failed.push(`${r.url()} ${r.failure()?.errorText}`); });
-  page.on('pageerror', (e) => errors.push(String(e).slice(0, 300)));
   await page.goto('file://' + path.resolve(file));
   const mathjax = await page.waitForFunction(() => window.MathJax && window.MathJax.isReady, null, { timeout: 30000 })
     .then(() => true, () => false);

@@ -4,29 +4,12 @@
 //   node site.mjs FILE.html SHOT.png [QUERY]   -> one JSON line: typeset formulas, raw TeX left, images,
 //                                                prev/next links, requests; with QUERY (FILE is search.html)
 //                                                the titles of the pages Sphinx's search finds for it
-import { chromium } from 'playwright-core';
 import path from 'node:path';
+import { openOffline } from './offline.mjs';
 
 const [file, shot, query] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', '--no-first-run', '--allow-file-access-from-files'],
-});
-const blocked = [], failed = [], errors = [];
+const { browser, page, blocked, failed, errors } = await openOffline(60000);
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('file:') || url.startsWith('data:')) return route.continue();
-    blocked.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(60000);
-  page.on('requestfailed', (r) => { if (r.url().startsWith('file:')) failed.push(`${r.url()} ${r.failure()?.errorText}`); });
-  page.on('pageerror', (e) => errors.push(String(e).slice(0, 300)));
   await page.goto('file://' + path.resolve(file) + (query ? `?q=${encodeURIComponent(query)}` : ''), { waitUntil: 'load' });
   const found = query ? await page.waitForFunction(() => {
     const items = document.querySelectorAll('#search-results li');
