@@ -316,3 +316,25 @@ def test_joint_recipe_runs_and_reports_baselines(tmp_path, method, extra):
                        test.labels)
     assert result["raw_pixels"] == pytest.approx(raw)
     assert [r["step"] for r in result["history"] if "collapse_std" in r] == [1, 2]
+
+
+@pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW)])
+def test_joint_optimizer_groups(name, cls):
+    """--optimizer / --predictor-lr: every trainable parameter exactly once; no weight decay on biases and
+    BatchNorm; the predictor's lr scaled; the EMA target left out."""
+    from sslcourse.recipes.joint import make_optimizer
+
+    model = BYOL(_encoder(), _toy_views, BYOLConfig(hidden_dim=16, out_dim=8))
+    opt = make_optimizer(model, name, lr=0.1, weight_decay=5e-4, predictor_lr=10.0)
+    assert isinstance(opt, cls)
+    seen = [id(p) for g in opt.param_groups for p in g["params"]]
+    trainable = [id(p) for p in model.parameters() if p.requires_grad]
+    assert sorted(seen) == sorted(trainable) and len(seen) == len(set(seen))
+    predictor = {id(p) for p in model.predictor.parameters()}
+    for g in opt.param_groups:
+        assert g["weight_decay"] == (5e-4 if g["params"][0].ndim > 1 else 0.0)
+        assert all((p.ndim > 1) == (g["params"][0].ndim > 1) for p in g["params"])
+        in_pred = {id(p) in predictor for p in g["params"]}
+        assert len(in_pred) == 1 and g["lr"] == pytest.approx(1.0 if in_pred.pop() else 0.1)
+    with pytest.raises(ValueError, match="'adamw' or 'sgd'"):
+        make_optimizer(model, "lamb", lr=0.1, weight_decay=0.0)

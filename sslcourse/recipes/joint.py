@@ -27,6 +27,7 @@ from sslcourse import checkpoint as ckpt_format
 from sslcourse.collapse import CollapseMonitor
 from sslcourse.data import load_dataset
 from sslcourse.evaluate import baselines, extract_features, linear_probe
+from sslcourse.lars import lars_param_groups
 from sslcourse.methods.byol import BYOL, BYOLConfig
 from sslcourse.methods.invariance import Invariance, InvarianceConfig
 from sslcourse.methods.simsiam import SimSiam, SimSiamConfig
@@ -37,7 +38,7 @@ from sslcourse.train import TensorBatches, fit
 from sslcourse.utils import atomic_write, get_device, seed_everything
 from sslcourse.views import Augment, TwoViews
 
-__all__ = ["NAMES", "build_model", "load_model", "main"]
+__all__ = ["NAMES", "build_model", "load_model", "make_optimizer", "main"]
 
 NAMES = ("byol", "simsiam", "vicreg", "invariance")
 _METHODS = {"byol": (BYOL, BYOLConfig), "simsiam": (SimSiam, SimSiamConfig), "vicreg": (VICReg, VICRegConfig),
@@ -60,6 +61,27 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     model = build_model(ckpt["method"], ckpt["config"])
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval()
+
+
+def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float,
+                   predictor_lr: float = 1.0) -> torch.optim.Optimizer:
+    """AdamW or SGD (momentum 0.9) over ``model``'s trainable parameters, without weight decay on biases
+    and BatchNorm. ``predictor_lr`` scales the learning rate of a ``model.predictor`` (BYOL's q,
+    SimSiam's h): Tian et al. 2021 (DirectPred, arXiv:2102.06810) found that a predictor which
+    adapts faster than the encoder keeps the embedding from collapsing into a few directions."""
+    predictor = {id(p) for p in getattr(model, "predictor", nn.Identity()).parameters()}
+    groups = []
+    for group in lars_param_groups(model, weight_decay):
+        for is_pred in (False, True):
+            params = [p for p in group["params"] if (id(p) in predictor) == is_pred]
+            if params:
+                groups.append({"params": params, "weight_decay": group["weight_decay"],
+                               "lr": lr * (predictor_lr if is_pred else 1.0)})
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {name!r}.")
 
 
 def _method_config(method: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -85,7 +107,10 @@ def _parser(method: str) -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=32, help="SmallCNN width")
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"],
+                   help="AdamW, or SGD with momentum 0.9 (no weight decay on biases and BatchNorm in both)")
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--predictor-lr", type=float, default=1.0, help="BYOL/SimSiam: the predictor's lr, as a multiple of --lr")
     p.add_argument("--weight-decay", type=float, default=1e-5)
     p.add_argument("--warmup-steps", type=int, default=0)
     p.add_argument("--crop-scale", type=float, default=0.2, help="smallest random-resized-crop area (fraction)")
@@ -129,7 +154,9 @@ def main(name: str, argv: list[str]) -> int:
                               every=args.eval_every)
     history = fit(model, TensorBatches(train.images, train.labels, batch_size=args.batch_size, seed=args.seed,
                                        device=device),
-                  steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
+                  steps=args.steps, optimizer=make_optimizer(model, args.optimizer, args.lr, args.weight_decay,
+                                                             args.predictor_lr),
+                  warmup_steps=args.warmup_steps,
                   device=device, callbacks=[monitor], checkpoint=args.checkpoint,
                   checkpoint_every=args.eval_every if args.checkpoint else 0, seed=args.seed, desc=name,
                   progress=not args.no_progress, method=name, config=config)
