@@ -47,6 +47,12 @@ def test_shipped_encoder_reproduces_its_record_and_beats_both_baselines(name):
     got = pt.evaluate_pretrained(name)
     recorded = pt.pretrained_info(name)["metrics"]
     metric = spec.metric
+    if metric == "spread":  # a collapse ablation: its claim is that it collapses, measured again here
+        assert abs(got["spread"] - recorded["spread"]) <= 0.05, (got, recorded)
+        assert abs(got["knn"] - recorded["knn"]) <= 0.02, (got, recorded)
+        assert abs(got["effective_rank"] - recorded["effective_rank"]) <= 0.5 + 0.1 * recorded["effective_rank"]
+        assert pt.collapsed(got), f"{name} no longer collapses: {got}"
+        return
     assert abs(got[metric] - recorded[metric]) <= 0.02, (got, recorded)
     assert abs(got["raw_pixels"] - recorded["raw_pixels"]) <= 0.02, (got, recorded)
     margin = spec.margin  # issue 12: 10 points on the shapes world, 15 on CIFAR-10 (vicreg_shapes: 8, see its spec)
@@ -106,3 +112,10 @@ def test_failed_pretrain_leaves_nothing_behind(tmp_path, monkeypatch, tiny_spec)
     with pytest.raises(RuntimeError, match="nothing was written"):
         pt.pretrain("tiny", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_collapsed_reads_either_diagnostic():
+    assert pt.collapsed({"spread": 0.01, "effective_rank": 1.2})  # one point
+    assert pt.collapsed({"spread": 0.35, "effective_rank": 1.7})  # a BatchNorm output along ~2 directions
+    assert not pt.collapsed({"spread": 0.94, "effective_rank": 37.0})  # vicreg_shapes
+    assert not pt.collapsed({"spread": 0.5, "effective_rank": 3.0})

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import platform
 import sys
@@ -37,6 +38,7 @@ from torch import nn
 
 from sslcourse import checkpoint as ckpt_format
 from sslcourse import zeroshot
+from sslcourse.collapse import CollapseMonitor
 from sslcourse.data.shapes import SHAPES
 from sslcourse.evaluate import baselines, extract_features, knn_accuracy, label_efficiency
 from sslcourse.pretext.registry import METHODS as PRETEXT_TASKS
@@ -44,7 +46,7 @@ from sslcourse.pretext.registry import load_images
 from sslcourse.recipes import CHECKPOINT_DIR, load_model, recipe
 from sslcourse.utils import atomic_write, to_float_images
 
-__all__ = ["CHECKPOINT_DIR", "Pretrained", "PRETRAINED", "pretrain", "load_pretrained", "pretrained_info",
+__all__ = ["CHECKPOINT_DIR", "COLLAPSED_RANK", "COLLAPSED_SPREAD", "collapsed", "Pretrained", "PRETRAINED", "pretrain", "load_pretrained", "pretrained_info",
            "random_twin", "evaluate_pretrained", "main"]
 
 
@@ -70,7 +72,10 @@ class Pretrained:
             probe on 100 labelled images per class: lecture 01's protocol for pretext tasks, whose
             features are read by a classifier, as in Doersch et al. and Gidaris et al.) or
             ``"zero_shot"`` (mini-CLIP: shape accuracy from prompts alone, no label, beside kNN on
-            raw pixels and on the random-init image tower with the ``train_subset`` labelled images).
+            raw pixels and on the random-init image tower with the ``train_subset`` labelled images)
+            or ``"spread"`` (a collapse ablation: collapse_std * sqrt(d) of the embeddings z on 512
+            held-out images, 1 = spread out, 0 = collapsed; its claim is that it collapses, see
+            ``collapsed``; effective rank, kNN of f1 and the baselines are recorded beside it).
         eval_data: the dataset it is measured on, when not ``data`` (colorization trains where
             colours follow the shapes and is measured where they do not).
     """
@@ -88,6 +93,22 @@ class Pretrained:
     metric: str = "knn"
     eval_data: str | None = None
 
+
+# When a collapse ablation counts as collapsed (lecture 04's bars), on 512 held-out images: its
+# embeddings squeeze together (spread = collapse_std * sqrt(d) below COLLAPSED_SPREAD; 1 = spread over
+# the sphere, 0 = one point), or they use only a few directions (effective rank below COLLAPSED_RANK:
+# a projector that ends in BatchNorm, like SimSiam's, keeps every dimension's variance at 1, so its
+# collapse shows in the rank, not in the spread).
+COLLAPSED_SPREAD = 0.3
+COLLAPSED_RANK = 3.0
+
+
+def collapsed(metrics: dict[str, float]) -> bool:
+    """Whether measured ``{"spread", "effective_rank", ...}`` count as collapsed (see ``COLLAPSED_SPREAD``)."""
+    return metrics["spread"] < COLLAPSED_SPREAD or metrics["effective_rank"] < COLLAPSED_RANK
+
+_ABLATION_ARGV = ("--data", "shapes", "--train-size", "10000", "--test-size", "1000", "--width", "32", "--steps", "300",
+                  "--batch-size", "128", "--lr", "3e-3", "--crop-scale", "0.4", "--eval-every", "100", "--no-progress")
 
 # The shipped encoders. SmallCNN(width=32) everywhere: 0.24 M parameters (about 1 MB per file).
 PRETRAINED: dict[str, Pretrained] = {p.name: p for p in [
@@ -108,7 +129,19 @@ PRETRAINED: dict[str, Pretrained] = {p.name: p for p in [
                0.08),  # measured +9.3 points on these 10,000 / 1,000 images, +11.0 on lecture 04's 4,000 / 1,000
     # BYOL and SimSiam were not shipped: with VICReg's views, data and 1,200 steps of lr 3e-3 both
     # collapsed dimensionally (effective rank 5-6) and ended below raw pixels (kNN 19.7% and 20.6%
-    # against 24.4%; docs/benchmarks/pretrained.md). Lecture 04 shows them live on the nuisance world.
+    # against 24.4%), and ten shorter runs with SGD, a faster predictor, smaller crops or a faster
+    # target stayed at kNN 0.16-0.21 (docs/benchmarks/pretrained.md). Lecture 04 shows them live on the
+    # nuisance world.
+    # Lecture 04's ablations, each on vicreg_shapes' data and views for 300 steps of 128 pairs (collapse
+    # comes early): what each one claims is that its embeddings collapse (metric "spread").
+    *[Pretrained(f"{name}_shapes", method, _ABLATION_ARGV + flags, "shapes", "04_joint_embeddings_and_collapse",
+                 what, 10000, 1000, metric="spread")
+      for name, method, flags, what in [
+          ("invariance", "invariance", (), "naive invariance, no repair (collapses completely)"),
+          ("byol_online", "byol", ("--target", "online"), "BYOL with target = online network (collapses completely)"),
+          ("simsiam_nosg", "simsiam", ("--no-stop-gradient",), "SimSiam without the stop-gradient (collapses completely)"),
+          ("byol_nopred", "byol", ("--no-predictor",), "BYOL without the predictor (collapses)"),
+          ("vicreg_novar", "vicreg", ("--var-weight", "0"), "VICReg without the variance term (collapses)")]],
     # Lecture 01's pretext tasks, the lecture's SmallCNN(width=16), on all 10,000 generated training
     # images of the upright world (4,915 show one of the four oriented shapes); measured like the
     # lecture: a linear probe on 100 labels per class of 4,000 / 1,000 generated images.
@@ -185,6 +218,7 @@ def _final_metrics(recipe_name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     return {"knn": metrics["knn"], "linear_probe": metrics.get("linear"),
             "raw_pixels": metrics.get("raw_pixels"), "random_init": metrics.get("random_init"),
             "collapse_std": metrics.get("collapse_std"), "effective_rank": metrics.get("effective_rank"),
+            "spread": metrics["collapse_std"] * math.sqrt(metrics["dim"]), "knn_embedding": metrics.get("knn_embedding"),
             "steps": metrics["steps"],
             "knn_curve": [{"step": r["step"], "knn": r["knn"]} for r in metrics.get("history", []) if "knn" in r]}
 
@@ -312,13 +346,20 @@ def _measure(model: Any, spec: Pretrained, k: int = 200, t: float = 0.1) -> dict
                          lambda: _ImageTower(random_twin(clip)), k=k, t=t)
         return {"zero_shot": acc, **base, **sizes}
     f1 = model.encoder
+    if spec.metric == "spread":  # a collapse ablation: what the loss saw (z), and what is kept (f1)
+        monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels, k=k, t=t)
+        m = monitor.measure(model)
+        base = baselines(train.images, train.labels, test.images, test.labels, lambda: random_twin(f1), k=k, t=t)
+        return {"spread": m["collapse_std"] * math.sqrt(m["dim"]), "effective_rank": m["effective_rank"],
+                "knn": m["knn"], "knn_embedding": m["knn_embedding"], **base, **sizes}
     if spec.metric == "knn":
         knn = knn_accuracy(extract_features(f1, train.images), train.labels, extract_features(f1, test.images),
                            test.labels, k=k, t=t)
         base = baselines(train.images, train.labels, test.images, test.labels, lambda: random_twin(f1), k=k, t=t)
         return {"knn": knn, **base, **sizes}
     if spec.metric != "linear@100":
-        raise ValueError(f"unknown metric {spec.metric!r} for {spec.name}; use 'knn', 'linear@100' or 'zero_shot'")
+        raise ValueError(f"unknown metric {spec.metric!r} for {spec.name}; use 'knn', 'linear@100', 'zero_shot' or "
+                         f"'spread'")
 
     def probe(f_train: torch.Tensor, f_test: torch.Tensor) -> float:  # 100 labelled images per class
         return label_efficiency(f_train, train.labels, f_test, test.labels, (100,), method="linear", seed=0)[100]
@@ -349,6 +390,8 @@ def evaluate_pretrained(name: str, k: int = 200, t: float = 0.1,
 
 
 def _summary(spec: Pretrained, m: dict[str, Any]) -> str:
+    if spec.metric == "spread":
+        return f"spread {m['spread']:.2f} (1 = spread out, 0 = collapsed), effective rank {m['effective_rank']:.1f}"
     return f"{spec.metric} {m[spec.metric]:.1%} (raw pixels {m['raw_pixels']:.1%}, random init {m['random_init']:.1%})"
 
 
