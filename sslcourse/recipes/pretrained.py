@@ -46,8 +46,8 @@ from sslcourse.pretext.registry import load_images
 from sslcourse.recipes import CHECKPOINT_DIR, load_model, recipe
 from sslcourse.utils import atomic_write, to_float_images
 
-__all__ = ["CHECKPOINT_DIR", "COLLAPSED_RANK", "COLLAPSED_SPREAD", "collapsed", "Pretrained", "PRETRAINED", "pretrain", "load_pretrained", "pretrained_info",
-           "random_twin", "evaluate_pretrained", "main"]
+__all__ = ["CHECKPOINT_DIR", "COLLAPSED_RANK", "COLLAPSED_SPREAD", "collapsed", "Pretrained", "PRETRAINED", "pretrain",
+           "load_pretrained", "pretrained_info", "random_twin", "evaluate_pretrained", "main"]
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,8 @@ PRETRAINED: dict[str, Pretrained] = {p.name: p for p in [
       for name, method, flags, what in [
           ("invariance", "invariance", (), "naive invariance, no repair (collapses completely)"),
           ("byol_online", "byol", ("--target", "online"), "BYOL with target = online network (collapses completely)"),
-          ("simsiam_nosg", "simsiam", ("--no-stop-gradient",), "SimSiam without the stop-gradient (collapses completely)"),
+          ("simsiam_nosg", "simsiam", ("--no-stop-gradient",),
+           "SimSiam without the stop-gradient (collapses to under two directions)"),
           ("byol_nopred", "byol", ("--no-predictor",), "BYOL without the predictor (collapses)"),
           ("vicreg_novar", "vicreg", ("--var-weight", "0"), "VICReg without the variance term (collapses)")]],
     # Lecture 01's pretext tasks, the lecture's SmallCNN(width=16), on all 10,000 generated training
