@@ -55,9 +55,9 @@ def test_shipped_encoder_reproduces_its_record_and_beats_both_baselines(name):
         return
     assert abs(got[metric] - recorded[metric]) <= 0.02, (got, recorded)
     assert abs(got["raw_pixels"] - recorded["raw_pixels"]) <= 0.02, (got, recorded)
-    margin = spec.margin  # issue 12: 10 points on the shapes world, 15 on CIFAR-10 (vicreg_shapes: 8, see its spec)
+    margin = spec.margin  # issue 12: 10 points on the shapes world, 15 on CIFAR-10
     offline = spec.data != "cifar10"
-    assert margin >= (0.08 if offline else 0.15), "a spec may not lower its claim below the lectures'"
+    assert margin >= (0.10 if offline else 0.15), "a spec may not lower its claim below the lectures'"
     assert got[metric] >= got["raw_pixels"] + margin, f"{name}: {got} is not {margin:.0%} above raw pixels"
     if offline:  # the random-init twin is part of the claim on the offline default data
         assert got[metric] >= got["random_init"] + margin, f"{name}: {got} is not {margin:.0%} above random init"
