@@ -2,10 +2,12 @@
 
 A constant encoder is invariant to every view (lecture: "constant f is a trivial encoder that is
 invariant"), so the loss alone cannot tell a collapsed model from a good one: a collapsed model
-has the *lowest* loss. Three numbers can:
+has the *lowest* loss. These numbers can:
 
     collapse_std     std of the L2-normalised embeddings, averaged over the d dimensions
                      (SimSiam, Chen & He 2020, arXiv:2011.10566): ~1/sqrt(d) healthy, 0 collapsed
+    spread           collapse_std * sqrt(d), the same on a scale that does not depend on d:
+                     ~1 spread over the sphere, 0 one point
     effective_rank   exp(entropy of the normalised singular values) (RankMe, Garrido et al. 2023,
                      arXiv:2210.02885): how many directions the embeddings really use
                      (1 = complete collapse, small = "dimensional collapse")
@@ -14,7 +16,7 @@ has the *lowest* loss. Three numbers can:
                      (the encoder below a collapsed projector often just stays near its
                      random initialisation, so ``knn`` drops to random-init level, not chance)
 
-``CollapseMonitor`` is a ``sslcourse.train.fit`` callback that measures all three on fixed
+``CollapseMonitor`` is a ``sslcourse.train.fit`` callback that measures them on fixed
 images every ``every`` steps and adds them to the training history. The formulas live in
 ``sslcourse.evaluate``; the spectrum figure is ``sslcourse.plot.spectrum``.
 
@@ -22,6 +24,7 @@ The training command that uses it is ``sslcourse.recipes.joint`` (``sslcourse tr
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -65,7 +68,8 @@ def embeddings(model: nn.Module, images: torch.Tensor, batch_size: int = 512) ->
 
 
 class CollapseMonitor:
-    """A ``fit`` callback logging ``collapse_std``, ``effective_rank`` and (with labels) ``knn``, ``knn_embedding``.
+    """A ``fit`` callback logging ``collapse_std``, ``spread``, ``effective_rank`` and (with labels) ``knn``,
+    ``knn_embedding``.
 
     Args:
         probe_images: fixed images whose embeddings ``model.embed(x)`` are measured.
@@ -73,6 +77,8 @@ class CollapseMonitor:
             accuracy of ``model.encoder`` (all four or none).
         every: measure every this many steps (``fit`` also calls it at the last step).
         k, t: the kNN's neighbours and temperature.
+        embedding_knn: also measure ``knn_embedding`` (the kNN of z; it embeds every labelled image
+            once more, so switch it off when only f1's kNN matters).
         prefix: prepended to the keys (e.g. ``"val_"``).
 
     Call ``monitor.measure(model)`` before training for the step-0 values; ``fit`` adds the
@@ -82,7 +88,7 @@ class CollapseMonitor:
     def __init__(self, probe_images: torch.Tensor, train_images: torch.Tensor | None = None,
                  train_labels: torch.Tensor | None = None, test_images: torch.Tensor | None = None,
                  test_labels: torch.Tensor | None = None, every: int = 50, k: int = 200, t: float = 0.1,
-                 prefix: str = "") -> None:
+                 prefix: str = "", embedding_knn: bool = True) -> None:
         labelled = (train_images, train_labels, test_images, test_labels)
         if any(v is None for v in labelled) and not all(v is None for v in labelled):
             raise ValueError("CollapseMonitor needs all four of train_images, train_labels, test_images, "
@@ -92,17 +98,20 @@ class CollapseMonitor:
         self.probe = probe_images
         self.labelled = None if train_images is None else labelled
         self.every, self.k, self.t, self.prefix = every, k, t, prefix
+        self.embedding_knn = embedding_knn
 
     @torch.no_grad()
     def measure(self, model: nn.Module) -> dict[str, float]:
-        """The three diagnostics of ``model`` now (the model's train/eval mode is kept)."""
+        """The diagnostics of ``model`` now (the model's train/eval mode is kept)."""
         z = embeddings(model, self.probe)  # (P, d)
-        out = {"collapse_std": collapse_std(z), "effective_rank": effective_rank(z), "dim": float(z.shape[1])}
+        std, d = collapse_std(z), z.shape[1]
+        out = {"collapse_std": std, "spread": std * math.sqrt(d), "effective_rank": effective_rank(z), "dim": float(d)}
         if self.labelled is not None:
             train_x, train_y, test_x, test_y = self.labelled
             ftr = extract_features(model.encoder, train_x)  # (N, D)
             fte = extract_features(model.encoder, test_x)  # (M, D)
             out["knn"] = knn_accuracy(ftr, train_y, fte, test_y, k=self.k, t=self.t)
+        if self.labelled is not None and self.embedding_knn:
             ztr, zte = embeddings(model, train_x), embeddings(model, test_x)  # (N, d), (M, d)
             out["knn_embedding"] = knn_accuracy(ztr, train_y, zte, test_y, k=self.k, t=self.t)
         return {self.prefix + key: value for key, value in out.items()}

@@ -275,10 +275,14 @@ def test_collapse_monitor_logs_into_fit_history_and_leaves_the_model_alone():
     assert not model.training  # the mode is restored
     for k, v in model.state_dict().items():  # probing changes no weight and no BatchNorm statistic
         assert torch.equal(v, state[k]), k
-    assert set(first) == {"collapse_std", "effective_rank", "dim", "knn", "knn_embedding"} and first["dim"] == 16
+    assert set(first) == {"collapse_std", "spread", "effective_rank", "dim", "knn", "knn_embedding"}
+    assert first["dim"] == 16
     model.train()
     torch.testing.assert_close(torch.tensor(first["collapse_std"]),
                                torch.tensor(collapse_std(embeddings(model, TEST[0][:256]))))
+    assert first["spread"] == pytest.approx(first["collapse_std"] * 4.0)  # collapse_std * sqrt(16)
+    f1_only = CollapseMonitor(TEST[0][:256], *TRAIN, *TEST, k=20, embedding_knn=False).measure(model)
+    assert "knn_embedding" not in f1_only and f1_only["knn"] == pytest.approx(first["knn"])
     hist = fit(model, TensorBatches(*TRAIN, batch_size=64), steps=10, device="cpu", progress=False, callbacks=[monitor])
     assert [r["step"] for r in hist.rows if "collapse_std" in r] == [5, 10]
     assert all(0.0 <= r["knn"] <= 1.0 and r["effective_rank"] >= 1.0 for r in hist.rows if "knn" in r)

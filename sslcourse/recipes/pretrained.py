@@ -219,7 +219,7 @@ def _final_metrics(recipe_name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     return {"knn": metrics["knn"], "linear_probe": metrics.get("linear"),
             "raw_pixels": metrics.get("raw_pixels"), "random_init": metrics.get("random_init"),
             "collapse_std": metrics.get("collapse_std"), "effective_rank": metrics.get("effective_rank"),
-            "spread": metrics["collapse_std"] * math.sqrt(metrics["dim"]), "knn_embedding": metrics.get("knn_embedding"),
+            "spread": metrics["spread"], "knn_embedding": metrics.get("knn_embedding"),
             "steps": metrics["steps"],
             "knn_curve": [{"step": r["step"], "knn": r["knn"]} for r in metrics.get("history", []) if "knn" in r]}
 
@@ -348,11 +348,11 @@ def _measure(model: Any, spec: Pretrained, k: int = 200, t: float = 0.1) -> dict
         return {"zero_shot": acc, **base, **sizes}
     f1 = model.encoder
     if spec.metric == "spread":  # a collapse ablation: what the loss saw (z), and what is kept (f1)
-        monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels, k=k, t=t)
+        monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels, k=k, t=t,
+                                  embedding_knn=False)
         m = monitor.measure(model)
         base = baselines(train.images, train.labels, test.images, test.labels, lambda: random_twin(f1), k=k, t=t)
-        return {"spread": m["collapse_std"] * math.sqrt(m["dim"]), "effective_rank": m["effective_rank"],
-                "knn": m["knn"], "knn_embedding": m["knn_embedding"], **base, **sizes}
+        return {"spread": m["spread"], "effective_rank": m["effective_rank"], "knn": m["knn"], **base, **sizes}
     if spec.metric == "knn":
         knn = knn_accuracy(extract_features(f1, train.images), train.labels, extract_features(f1, test.images),
                            test.labels, k=k, t=t)
