@@ -39,7 +39,13 @@ def test_every_listed_encoder_is_shipped_with_its_record(name):
     assert not ({"optimizer", "rng", "scheduler"} & set(ck)), "shipped files hold weights, not resume state"
 
 
-@pytest.mark.parametrize("name", list(pt.PRETRAINED))
+# One xdist worker per dataset, so that encoders of one architecture measured on the same images
+# compute their shared random-init baseline once (``pretrained._baselines``).
+_BY_DATA = [pytest.param(name, marks=pytest.mark.xdist_group(f"pretrained-{spec.data}"))
+            for name, spec in pt.PRETRAINED.items()]
+
+
+@pytest.mark.parametrize("name", _BY_DATA)
 def test_shipped_encoder_reproduces_its_record_and_beats_both_baselines(name):
     spec = pt.PRETRAINED[name]
     if not _available(spec):
@@ -73,6 +79,27 @@ def test_random_twin_is_the_same_architecture_at_new_weights():
     kept = [k for k in a if k.endswith(("mean", "std")) and "running" not in k]  # SimCLR's input normalisation
     assert all(torch.equal(a[k], b[k]) for k in kept)
     assert torch.equal(pt.random_twin(model.encoder).state_dict()[weights[0]], b[weights[0]]), "seeded"
+
+
+def test_baselines_are_shared_only_between_equal_twins(monkeypatch):
+    from types import SimpleNamespace
+
+    from sslcourse.evaluate import baselines
+    from sslcourse.nn import SmallCNN
+
+    monkeypatch.setattr(pt, "_BASELINES", {})
+    g = torch.Generator().manual_seed(0)
+    train = SimpleNamespace(images=torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8, generator=g),
+                            labels=torch.arange(40) % 4)
+    test = SimpleNamespace(images=train.images[:12].flip(-1), labels=train.labels[:12])
+    spec = pt.Pretrained("t", "vicreg", (), "shapes", "04", "t", 40, 12)
+    one, two, wide = (pt.random_twin(e) for e in (SmallCNN(3, 4), SmallCNN(3, 4), SmallCNN(3, 8)))
+    first = pt._baselines(spec, train, test, one, k=5, t=0.1)
+    assert first == baselines(train.images, train.labels, test.images, test.labels, lambda: one, k=5, t=0.1)
+    assert pt._baselines(spec, train, test, two, k=5, t=0.1) == first and len(pt._BASELINES) == 1  # same twin
+    pt._baselines(spec, train, test, wide, k=5, t=0.1)  # another architecture: its own entry
+    pt._baselines(spec, train, test, one, k=3, t=0.1)  # another protocol: its own entry
+    assert len(pt._BASELINES) == 3
 
 
 def test_unknown_or_missing_encoder_says_how_to_make_it(tmp_path):

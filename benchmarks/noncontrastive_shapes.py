@@ -1,0 +1,99 @@
+"""Why BYOL and SimSiam do not learn the shapes world here: short runs, watched for collapse.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --optimizer sgd --lr 0.06 \\
+        --weight-decay 5e-4 --steps 1200 --every 400
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --jitter 0.8 --jitter-p 1.0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --projector-layers 3 --dim 512
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --data upright-shapes \\
+        --optimizer sgd --lr 0.06 --weight-decay 5e-4
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py vicreg --lr 3e-3 --steps 400
+
+The model is the joint recipe's (``sslcourse.recipes.joint.build_model``: SmallCNN(32), BYOL/SimSiam/
+VICReg heads) and so is the optimizer (``make_optimizer``: no weight decay on biases and BatchNorm);
+``fit`` adds its cosine schedule. Data: the first 10,000 training and 1,000 test images of ``--data``
+(seed 0). Views: crop >= ``--crop-min``, hue 0.5, brightness/contrast/saturation ``--jitter`` applied
+with probability ``--jitter-p``, grayscale 0.2 (``--jitter 0.4 --jitter-p 0.8`` is the recipe's).
+``--projector-layers``/``--dim`` swap in a deeper or wider projector (and predictor) before training.
+
+Prints the raw-pixel and random-init kNN first, then one JSON line every ``--every`` steps: loss,
+collapse_std, effective rank, kNN of f1 and of z (k=200, t=0.1). With ``--factors`` (shapes world only)
+it ends with the kNN (k=20) of f1 and of z on each generating factor (shape, colour, size, background
+colour, texture) of 4,000 / 1,000 images from ``make_captioned_shapes``: what the features keep.
+Results: docs/benchmarks/pretrained.md.
+"""
+import argparse
+import json
+import time
+
+import torch
+
+from sslcourse.collapse import CollapseMonitor, embeddings
+from sslcourse.data.shapes import make_captioned_shapes
+from sslcourse.ema import make_target
+from sslcourse.evaluate import baselines, extract_features, knn_accuracy
+from sslcourse.nn import MLP, backbone
+from sslcourse.pretext.registry import load_images
+from sslcourse.recipes.joint import build_model, make_optimizer
+from sslcourse.train import TensorBatches, fit
+from sslcourse.views import Augment, TwoViews
+
+p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+p.add_argument("method", choices=["byol", "simsiam", "vicreg"])
+p.add_argument("--data", default="shapes", choices=["shapes", "upright-shapes", "cifar10"])
+p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
+p.add_argument("--lr", type=float, default=2e-3)
+p.add_argument("--weight-decay", type=float, default=1e-5)
+p.add_argument("--predictor-lr", type=float, default=1.0, help="the predictor's lr as a multiple of --lr")
+p.add_argument("--steps", type=int, default=600)
+p.add_argument("--batch-size", type=int, default=128)
+p.add_argument("--every", type=int, default=200)
+p.add_argument("--crop-min", type=float, default=0.4)
+p.add_argument("--jitter", type=float, default=0.4, help="brightness, contrast and saturation jitter strength")
+p.add_argument("--jitter-p", type=float, default=0.8, help="probability of the colour jitter")
+p.add_argument("--projector-layers", type=int, default=None, help="replace the projector by an MLP this deep")
+p.add_argument("--dim", type=int, default=512, help="hidden and output width of that projector")
+p.add_argument("--factors", action="store_true", help="end with the factor probe (shapes world)")
+args = p.parse_args()
+
+train = load_images(args.data, "train", 10000, image_size=32, seed=0)
+test = load_images(args.data, "test", 1000, image_size=32, seed=0)
+config = {"encoder": {"name": "small", "in_channels": 3, "width": 32}, "image_size": 32, "hue": 0.5,
+          "crop_scale": args.crop_min, "method": {}}
+print(json.dumps({"data": args.data, "n_train": len(train), "n_test": len(test),
+                  **baselines(train.images, train.labels, test.images, test.labels,
+                              lambda: backbone(**config["encoder"]))}), flush=True)
+
+torch.manual_seed(0)
+model = build_model(args.method, config)
+model.views = TwoViews(Augment(size=32, scale=(args.crop_min, 1.0), hue=0.5, brightness=args.jitter,
+                               contrast=args.jitter, saturation=args.jitter, jitter_p=args.jitter_p))
+if args.projector_layers and args.method != "vicreg":
+    d = args.dim
+    model.projector = MLP(model.encoder.out_dim, d, d, num_layers=args.projector_layers,
+                          last_bn=args.method == "simsiam")
+    model.predictor = MLP(d, d, d)
+    if args.method == "byol":  # the target is the EMA of the new online network
+        model.target_encoder, model.target_projector = make_target(model.encoder), make_target(model.projector)
+optimizer = make_optimizer(model, args.optimizer, args.lr, args.weight_decay, args.predictor_lr)
+monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels, every=args.every)
+t0 = time.time()
+
+
+def log(step, model, history):
+    row = history.rows[-1]
+    keys = ("loss", "collapse_std", "effective_rank", "knn", "knn_embedding")
+    print(json.dumps({"step": step, "s": round(time.time() - t0), **{k: round(row[k], 4) for k in keys if k in row}}),
+          flush=True)
+
+
+log.every = args.every
+fit(model, TensorBatches(train.images, train.labels, batch_size=args.batch_size, seed=0), steps=args.steps,
+    optimizer=optimizer, device="cpu", callbacks=[monitor, log], progress=False)
+
+if args.factors:
+    tr, te = make_captioned_shapes(4000, seed=0, split="train"), make_captioned_shapes(1000, seed=0, split="test")
+    spaces = {"f1": (extract_features(model.encoder, tr.images), extract_features(model.encoder, te.images)),
+              "z": (embeddings(model, tr.images), embeddings(model, te.images))}
+    for space, (a, b) in spaces.items():
+        print(json.dumps({"space": space, **{f: round(knn_accuracy(a, getattr(tr, f), b, getattr(te, f), k=20), 3)
+                                              for f in ("shape", "colour", "size", "background", "texture")}}))
