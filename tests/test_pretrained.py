@@ -39,13 +39,7 @@ def test_every_listed_encoder_is_shipped_with_its_record(name):
     assert not ({"optimizer", "rng", "scheduler"} & set(ck)), "shipped files hold weights, not resume state"
 
 
-# One xdist worker per dataset, so that encoders of one architecture measured on the same images
-# compute their shared random-init baseline once (``pretrained._baselines``).
-_BY_DATA = [pytest.param(name, marks=pytest.mark.xdist_group(f"pretrained-{spec.data}"))
-            for name, spec in pt.PRETRAINED.items()]
-
-
-@pytest.mark.parametrize("name", _BY_DATA)
+@pytest.mark.parametrize("name", list(pt.PRETRAINED))
 def test_shipped_encoder_reproduces_its_record_and_beats_both_baselines(name):
     spec = pt.PRETRAINED[name]
     if not _available(spec):
