@@ -13,7 +13,8 @@ VICReg heads) and so is the optimizer (``make_optimizer``: no weight decay on bi
 ``fit`` adds its cosine schedule. Data: the first 10,000 training and 1,000 test images of ``--data``
 (seed 0). Views: crop >= ``--crop-min``, hue 0.5, brightness/contrast/saturation ``--jitter`` applied
 with probability ``--jitter-p``, grayscale 0.2 (``--jitter 0.4 --jitter-p 0.8`` is the recipe's).
-``--projector-layers``/``--dim`` swap in a deeper or wider projector (and predictor) before training.
+``--projector-layers``/``--dim`` build a deeper or wider projector (and predictor) through the method's
+config (``projector_layers``, ``hidden_dim``, ``out_dim``).
 
 Prints the raw-pixel and random-init kNN first, then one JSON line every ``--every`` steps: loss,
 collapse_std, effective rank, kNN of f1 and of z (k=200, t=0.1). With ``--factors`` (shapes world only)
@@ -29,9 +30,8 @@ import torch
 
 from sslcourse.collapse import CollapseMonitor, embeddings
 from sslcourse.data.shapes import make_captioned_shapes
-from sslcourse.ema import make_target
 from sslcourse.evaluate import baselines, extract_features, knn_accuracy
-from sslcourse.nn import MLP, backbone
+from sslcourse.nn import backbone
 from sslcourse.pretext.registry import load_images
 from sslcourse.recipes.joint import build_model, make_optimizer
 from sslcourse.train import TensorBatches, fit
@@ -57,8 +57,13 @@ args = p.parse_args()
 
 train = load_images(args.data, "train", 10000, image_size=32, seed=0)
 test = load_images(args.data, "test", 1000, image_size=32, seed=0)
+heads = {}  # the method's config: a deeper/wider projector (and BYOL's predictor) when asked
+if args.projector_layers and args.method != "vicreg":
+    heads = {"projector_layers": args.projector_layers, "hidden_dim": args.dim, "out_dim": args.dim}
+    if args.method == "simsiam":
+        heads["predictor_hidden_dim"] = args.dim
 config = {"encoder": {"name": "small", "in_channels": 3, "width": 32}, "image_size": 32, "hue": 0.5,
-          "crop_scale": args.crop_min, "method": {}}
+          "crop_scale": args.crop_min, "method": heads}
 print(json.dumps({"data": args.data, "n_train": len(train), "n_test": len(test),
                   **baselines(train.images, train.labels, test.images, test.labels,
                               lambda: backbone(**config["encoder"]))}), flush=True)
@@ -67,13 +72,6 @@ torch.manual_seed(0)
 model = build_model(args.method, config)
 model.views = TwoViews(Augment(size=32, scale=(args.crop_min, 1.0), hue=0.5, brightness=args.jitter,
                                contrast=args.jitter, saturation=args.jitter, jitter_p=args.jitter_p))
-if args.projector_layers and args.method != "vicreg":
-    d = args.dim
-    model.projector = MLP(model.encoder.out_dim, d, d, num_layers=args.projector_layers,
-                          last_bn=args.method == "simsiam")
-    model.predictor = MLP(d, d, d)
-    if args.method == "byol":  # the target is the EMA of the new online network
-        model.target_encoder, model.target_projector = make_target(model.encoder), make_target(model.projector)
 optimizer = make_optimizer(model, args.optimizer, args.lr, args.weight_decay, args.predictor_lr)
 monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels, every=args.every)
 t0 = time.time()

@@ -166,6 +166,22 @@ def test_byol_ablation_switches():
         BYOLConfig(target="momentum")
 
 
+def test_projector_depth_is_a_config_field():
+    """BYOL's and SimSiam's projector depth comes from their config, and BYOL's EMA target copies it."""
+    def linears(module):
+        return [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+
+    byol_model = _byol(projector_layers=3)
+    assert len(linears(byol_model.projector)) == 3 and len(linears(_byol().projector)) == 2
+    assert len(linears(byol_model.target_projector)) == 3
+    simsiam = SimSiam(_encoder(), _toy_views, SimSiamConfig(hidden_dim=64, out_dim=16, predictor_hidden_dim=8,
+                                                            projector_layers=3))
+    assert len(linears(simsiam.projector)) == 3
+    assert isinstance(list(simsiam.projector.modules())[-1], torch.nn.BatchNorm1d)  # SimSiam's BN on z stays
+    x = _toy_views(TRAIN[0][:32])
+    assert torch.isfinite(byol_model(x)["loss"]) and torch.isfinite(simsiam(x)["loss"])
+
+
 def test_two_views_batch_forms():
     x = torch.randn(4, 32)
     v1, v2 = views_of_batch((x, torch.zeros(4)), _toy_views)

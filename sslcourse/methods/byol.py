@@ -48,6 +48,7 @@ class BYOLConfig:
 
     hidden_dim: int = 512  # projector and predictor hidden width (paper: 4096)
     out_dim: int = 128  # embedding dimension d (paper: 256)
+    projector_layers: int = 2  # Linear layers of the projector (paper: 2; VICReg's expander has 3)
     base_momentum: float = 0.99  # tau_base (paper: 0.996; 0.99 for short runs / small batches)
     use_predictor: bool = True  # ablation: False removes q (collapses)
     target: str = "ema"  # "ema" (BYOL) | "stop_gradient" (tau = 0) | "online" (no EMA, no stop-gradient: collapses)
@@ -73,7 +74,8 @@ class BYOL(nn.Module):
         super().__init__()
         self.config = config = config or BYOLConfig()
         self.encoder = encoder
-        self.projector = MLP(encoder.out_dim, config.hidden_dim, config.out_dim)
+        self.projector = MLP(encoder.out_dim, config.hidden_dim, config.out_dim,
+                             num_layers=config.projector_layers)
         self.predictor = MLP(config.out_dim, config.hidden_dim, config.out_dim) if config.use_predictor else nn.Identity()
         self.views = views
         self.momentum = config.base_momentum

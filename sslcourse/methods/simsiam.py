@@ -41,6 +41,7 @@ class SimSiamConfig:
 
     hidden_dim: int = 512  # projector hidden width (paper: 2048)
     out_dim: int = 128  # embedding dimension d (paper: 2048)
+    projector_layers: int = 2  # Linear layers of the projector (paper: 3 for ImageNet, 2 for CIFAR)
     predictor_hidden_dim: int = 64  # predictor bottleneck (paper: 512, i.e. d / 4)
     stop_gradient: bool = True  # ablation: False collapses (paper figure 2)
 
@@ -60,7 +61,8 @@ class SimSiam(nn.Module):
         super().__init__()
         self.config = config = config or SimSiamConfig()
         self.encoder = encoder
-        self.projector = MLP(encoder.out_dim, config.hidden_dim, config.out_dim, last_bn=True)
+        self.projector = MLP(encoder.out_dim, config.hidden_dim, config.out_dim, num_layers=config.projector_layers,
+                             last_bn=True)
         self.predictor = MLP(config.out_dim, config.predictor_hidden_dim, config.out_dim)
         self.views = views
 
