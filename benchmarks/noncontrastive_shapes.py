@@ -7,6 +7,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --data upright-shapes \\
         --optimizer sgd --lr 0.06 --weight-decay 5e-4
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py vicreg --lr 3e-3 --steps 400
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --swap nuisances \\
+        --steps 800 --factors
 
 The model is the joint recipe's (``sslcourse.recipes.joint.build_model``: SmallCNN(32), BYOL/SimSiam/
 VICReg heads) and so is the optimizer (``make_optimizer``: no weight decay on biases and BatchNorm);
@@ -14,21 +16,27 @@ VICReg heads) and so is the optimizer (``make_optimizer``: no weight decay on bi
 (seed 0). Views: crop >= ``--crop-min``, hue 0.5, brightness/contrast/saturation ``--jitter`` applied
 with probability ``--jitter-p``, grayscale 0.2 (``--jitter 0.4 --jitter-p 0.8`` is the recipe's).
 ``--projector-layers``/``--dim`` build a deeper or wider projector (and predictor) through the method's
-config (``projector_layers``, ``hidden_dim``, ``out_dim``).
+config (``projector_layers``, ``hidden_dim``, ``out_dim``). ``--swap`` replaces the photo-style pair by
+two renderings of the same shape in the same pose, with the background (or every nuisance) redrawn.
 
 Prints the raw-pixel and random-init kNN first, then one JSON line every ``--every`` steps: loss,
 collapse_std, effective rank, kNN of f1 and of z (k=200, t=0.1). With ``--factors`` (shapes world only)
 it ends with the kNN (k=20) of f1 and of z on each generating factor (shape, colour, size, background
-colour, texture) of 4,000 / 1,000 images from ``make_captioned_shapes``: what the features keep.
+colour, texture; and the pose: position quadrant, rotation in four bins) of 4,000 / 1,000 images from
+``make_captioned_shapes``, beside the same network before training and raw pixels: what training
+added to the features, and what it removed.
 Results: docs/benchmarks/pretrained.md.
 """
 import argparse
+import copy
 import json
 import time
 
+import numpy as np
 import torch
 
 from sslcourse.collapse import CollapseMonitor, embeddings
+from sslcourse.data import shapes
 from sslcourse.data.shapes import make_captioned_shapes
 from sslcourse.evaluate import baselines, extract_features, knn_accuracy
 from sslcourse.nn import backbone
@@ -53,6 +61,10 @@ p.add_argument("--jitter-p", type=float, default=0.8, help="probability of the c
 p.add_argument("--projector-layers", type=int, default=None, help="replace the projector by an MLP this deep")
 p.add_argument("--dim", type=int, default=512, help="hidden and output width of that projector")
 p.add_argument("--factors", action="store_true", help="end with the factor probe (shapes world)")
+p.add_argument("--swap", choices=["background", "nuisances"], default=None,
+               help="shapes world: draw each training image twice, one rendering per view, with the same shape and "
+                    "pose: 'background' redraws the background (colours and texture; a background swap, Ryali et "
+                    "al. 2021, arXiv:2103.12719), 'nuisances' also the shape's colour and size")
 args = p.parse_args()
 
 train = load_images(args.data, "train", 10000, image_size=32, seed=0)
@@ -70,8 +82,38 @@ print(json.dumps({"data": args.data, "n_train": len(train), "n_test": len(test),
 
 torch.manual_seed(0)
 model = build_model(args.method, config)
+initial = copy.deepcopy(model).eval()  # the factor probe's reference: the same network before training
 model.views = TwoViews(Augment(size=32, scale=(args.crop_min, 1.0), hue=0.5, brightness=args.jitter,
                                contrast=args.jitter, saturation=args.jitter, jitter_p=args.jitter_p))
+if args.swap:
+    if args.data != "shapes":
+        p.error("--swap needs --data shapes")
+    allowed = np.ones((len(shapes.SHAPES), len(shapes.COLOURS)), dtype=bool)  # colour-shape pairs of "train"
+    for s, c in shapes.HELDOUT_COMBOS:
+        allowed[s, c] = False
+    first, second = [], []
+    for block in range(-(-len(train) // 512)):  # make_captioned_shapes' blocks: view 1 is the usual image
+        rng = np.random.default_rng([0, 0, 32, block])
+        f = shapes._sample_factors(512, "train", rng)
+        other = np.random.default_rng([0, 99, 32, block])
+        f2 = dict(f)
+        if args.swap == "nuisances":  # a new colour allowed for the shape, and a new size
+            probs = allowed[f["shape"]] / allowed[f["shape"]].sum(1, keepdims=True)
+            f2["colour"] = np.minimum((probs.cumsum(1) < other.random((512, 1))).sum(1), len(shapes.COLOURS) - 1)
+            f2["size"] = other.integers(0, len(shapes.SIZES), 512)
+        f2["background"] = (f2["colour"] + other.integers(1, 8, 512)) % 8
+        f2["second"] = (f2["colour"] + other.integers(1, 8, 512)) % 8
+        f2["texture"] = other.integers(0, len(shapes.TEXTURES), 512)
+        # the same generator state for both: same position, rotation and shading (and, with "background", colour)
+        first.append(shapes._render(f, 32, copy.deepcopy(rng))[0])
+        second.append(shapes._render(f2, 32, copy.deepcopy(rng))[0])
+    pair = torch.from_numpy(np.concatenate([np.concatenate(first), np.concatenate(second)], 1)[:len(train)])
+    assert torch.equal(pair[:, :3], train.images), "view 1 must be the training image itself"
+    augment = model.views.augment
+    model.views = lambda x, generator=None: (augment(x[:, :3], generator), augment(x[:, 3:], generator))
+    train_images = pair  # (N, 6, 32, 32): the two renderings side by side in the channels
+else:
+    train_images = train.images
 optimizer = make_optimizer(model, args.optimizer, args.lr, args.weight_decay, args.predictor_lr)
 monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels, every=args.every)
 t0 = time.time()
@@ -85,13 +127,24 @@ def log(step, model, history):
 
 
 log.every = args.every
-fit(model, TensorBatches(train.images, train.labels, batch_size=args.batch_size, seed=0), steps=args.steps,
+fit(model, TensorBatches(train_images, train.labels, batch_size=args.batch_size, seed=0), steps=args.steps,
     optimizer=optimizer, device="cpu", callbacks=[monitor, log], progress=False)
 
 if args.factors:
     tr, te = make_captioned_shapes(4000, seed=0, split="train"), make_captioned_shapes(1000, seed=0, split="test")
-    spaces = {"f1": (extract_features(model.encoder, tr.images), extract_features(model.encoder, te.images)),
-              "z": (embeddings(model, tr.images), embeddings(model, te.images))}
+    def pose(world):  # the two factors a re-rendered pair still shares: position (quadrant) and rotation (4 bins)
+        cx, cy, _, angle = world.extra["geometry"].T
+        quadrant = (cx > 16).long() * 2 + (cy > 16).long()
+        return {"position": quadrant, "rotation": ((angle + torch.pi / 4) / (torch.pi / 8)).long().clamp(0, 3)}
+
+    factors = ("shape", "colour", "size", "background", "texture", "position", "rotation")
+    labels = {"train": {**{f: getattr(tr, f) for f in factors[:5]}, **pose(tr)},
+              "test": {**{f: getattr(te, f) for f in factors[:5]}, **pose(te)}}
+    spaces = {}
+    for when, net in (("at init", initial), ("trained", model.eval())):
+        spaces[f"f1 {when}"] = (extract_features(net.encoder, tr.images), extract_features(net.encoder, te.images))
+        spaces[f"z {when}"] = (embeddings(net, tr.images), embeddings(net, te.images))
+    spaces["raw pixels"] = (tr.images.float().flatten(1), te.images.float().flatten(1))
     for space, (a, b) in spaces.items():
-        print(json.dumps({"space": space, **{f: round(knn_accuracy(a, getattr(tr, f), b, getattr(te, f), k=20), 3)
-                                              for f in ("shape", "colour", "size", "background", "texture")}}))
+        accuracy = {f: knn_accuracy(a, labels["train"][f], b, labels["test"][f], k=20) for f in factors}
+        print(json.dumps({"space": space, **{f: round(v, 3) for f, v in accuracy.items()}}))
