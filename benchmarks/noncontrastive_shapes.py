@@ -58,7 +58,7 @@ p.add_argument("--every", type=int, default=200)
 p.add_argument("--crop-min", type=float, default=0.4)
 p.add_argument("--jitter", type=float, default=0.4, help="brightness, contrast and saturation jitter strength")
 p.add_argument("--jitter-p", type=float, default=0.8, help="probability of the colour jitter")
-p.add_argument("--projector-layers", type=int, default=None, help="replace the projector by an MLP this deep")
+p.add_argument("--projector-layers", type=int, default=None, help="a projector this deep (the config field projector_layers)")
 p.add_argument("--dim", type=int, default=512, help="hidden and output width of that projector")
 p.add_argument("--factors", action="store_true", help="end with the factor probe (shapes world)")
 p.add_argument("--swap", choices=["background", "nuisances"], default=None,
