@@ -81,6 +81,35 @@ def test_save_and_read_round_trip_and_clear_errors(tmp_path):
         load_model(path)  # "demo" is nobody's method
 
 
+def test_int8_weights_round_trip_within_half_a_step_per_row(tmp_path):
+    torch.manual_seed(0)
+    conv, norm = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm1d(4)
+    with torch.no_grad():
+        conv.weight[1].zero_()                      # a dead filter: scale 1, stored as zeros
+        conv.weight[2].mul_(1000)                   # rows far apart in size get their own scales
+    state = {**{f"conv.{k}": v for k, v in conv.state_dict().items()},
+             **{f"norm.{k}": v for k, v in norm.state_dict().items()}}
+    path = checkpoint.save(tmp_path / "q.pt", method="demo", config={}, model=state, int8=True)
+    raw = torch.load(path, weights_only=True)
+    assert raw["version"] == 3 and raw["model"]["conv.weight"].dtype == torch.int8
+    assert set(raw["int8_scales"]) == {"conv.weight"}            # vectors and integer buffers stay as they are
+    q = raw["model"]["conv.weight"].int()
+    assert q.abs().max() <= 127 and torch.equal(q.flatten(1).abs().amax(1), torch.tensor([127, 0, 127, 127]))
+    back = checkpoint.read(path)["model"]
+    step = conv.weight.abs().flatten(1).amax(1) / 127                              # s_i of each row
+    err = (back["conv.weight"] - conv.weight).abs().flatten(1).amax(1)
+    assert back["conv.weight"].dtype == torch.float32 and torch.all(err <= step / 2 + 1e-6), (err, step)
+    assert torch.equal(back["conv.weight"][1], torch.zeros(3, 3, 3))
+    assert torch.equal(back["conv.bias"], conv.bias) and torch.equal(back["norm.num_batches_tracked"],
+                                                                      norm.num_batches_tracked)
+    with pytest.raises(checkpoint.CheckpointError, match="int8 scales for weights"):
+        checkpoint.dequantize_int8({}, raw["int8_scales"])
+    # a version-2 file (float weights, no scales) still reads
+    torch.save({"format": checkpoint.FORMAT, "version": 2, "method": "demo", "config": {}, "model": state},
+               tmp_path / "v2.pt")
+    assert torch.equal(checkpoint.read(tmp_path / "v2.pt")["model"]["conv.weight"], conv.weight)
+
+
 def test_fit_writes_method_and_config_into_its_checkpoint(tmp_path):
     model = _Regression(torch.nn.Linear(4, 1))
     fit(model, TensorBatches(torch.randn(32, 4), batch_size=8), steps=3, device="cpu", progress=False,

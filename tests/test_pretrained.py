@@ -26,7 +26,7 @@ def test_every_listed_encoder_is_shipped_with_its_record(name):
     spec = pt.PRETRAINED[name]
     weights, record = pt.CHECKPOINT_DIR / f"{name}.pt", pt.CHECKPOINT_DIR / f"{name}.json"
     assert weights.is_file() and record.is_file(), f"make it with `sslcourse pretrain {name}` and commit both files"
-    assert weights.stat().st_size <= 2_000_000, "a shipped encoder stays about 1 MB"
+    assert weights.stat().st_size <= 1_000_000, "a shipped encoder stays under 1 MB (int8 weights)"
     info = pt.pretrained_info(name)
     assert KEYS <= set(info), KEYS - set(info)
     assert info["recipe"].startswith(f"sslcourse train {spec.recipe} " + " ".join(spec.argv)), \
@@ -37,6 +37,14 @@ def test_every_listed_encoder_is_shipped_with_its_record(name):
     ck = torch.load(weights, map_location="cpu", weights_only=True)
     assert ck["pretrained"]["metrics"] == m, "the .pt and the .json come from the same run"
     assert not ({"optimizer", "rng", "scheduler"} & set(ck)), "shipped files hold weights, not resume state"
+    assert ck["int8_scales"] and all(ck["model"][k].dtype == torch.int8 for k in ck["int8_scales"]), \
+        "shipped weight matrices are int8 (sslcourse.checkpoint)"
+
+
+def test_all_shipped_weights_together_stay_a_few_megabytes():
+    files = list(pt.CHECKPOINT_DIR.glob("*.pt"))
+    total = sum(f.stat().st_size for f in files)
+    assert len(files) >= len(pt.PRETRAINED) + 2 and total <= 8_500_000, f"{len(files)} files, {total / 1e6:.1f} MB"
 
 
 @pytest.mark.parametrize("name", list(pt.PRETRAINED))

@@ -194,12 +194,14 @@ PRETRAINED: dict[str, Pretrained] = {p.name: p for p in [
 
 def _strip(src: Path, dst: Path, record: dict[str, Any]) -> None:
     """Rewrite a training checkpoint as a shipped one: model weights and config only (no optimizer,
-    RNG or data-order state), plus the record of how it was made. Floating-point tensors are stored
-    in half precision (half the size; ``load_state_dict`` copies them back into float32 parameters)."""
+    RNG or data-order state), plus the record of how it was made. Weight matrices are stored as int8
+    with a scale per row (``sslcourse.checkpoint``), vectors in half precision: about a quarter of
+    float32. ``checkpoint.read`` and ``load_state_dict`` turn both back into float32."""
     ck = ckpt_format.read(src)  # read to the CPU
-    state = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
+    state = {k: v.half() if v.is_floating_point() and v.dim() < 2 else v for k, v in ck["model"].items()}
     extras = {"tokenizer": ck["tokenizer"]} if "tokenizer" in ck else {}  # mini-CLIP: part of the model
-    ckpt_format.save(dst, method=ck["method"], config=ck["config"], model=state, pretrained=record, **extras)
+    ckpt_format.save(dst, method=ck["method"], config=ck["config"], model=state, int8=True, pretrained=record,
+                     **extras)
 
 
 def _measured_run(spec: Pretrained, ckpt_file: Path) -> dict[str, Any]:

@@ -7,8 +7,11 @@ Data: the toy English corpus (default, offline) or WikiText-2 (``--corpus wikite
 The shipped checkpoints were made by (defaults: d=96, 3 layers, 4 heads, 32 positions, batch 64,
 AdamW lr 2e-3; about 8 and 5 CPU-minutes, 20 and 13 minutes on a busy shared 2-core machine)::
 
-    sslcourse train bert --steps 2500 --out sslcourse/checkpoints/mini_bert.pt
-    sslcourse train gpt  --steps 1500 --out sslcourse/checkpoints/mini_gpt.pt
+    sslcourse train bert --steps 2500 --int8 --out sslcourse/checkpoints/mini_bert.pt
+    sslcourse train gpt  --steps 1500 --int8 --out sslcourse/checkpoints/mini_gpt.pt
+
+(``--int8``: weight matrices stored as int8 with a scale per row, a quarter of the size; see
+``sslcourse.checkpoint``.)
 
 Each checkpoint holds the model config, the weights, the tokenizer and the run's settings and
 final metrics (``sslcourse.checkpoint`` format); the tokenizer is also written beside it as
@@ -40,12 +43,14 @@ NAMES = ("bert", "gpt")
 _MODELS = {"bert": (MiniBERT, BertConfig), "gpt": (MiniGPT, GPTConfig)}
 
 
-def save_model(model: MiniBERT | MiniGPT, tokenizer: Tokenizer, path: str | Path, **extra: Any) -> Path:
-    """Write a mini-BERT or mini-GPT with its tokenizer as one checkpoint (atomically)."""
+def save_model(model: MiniBERT | MiniGPT, tokenizer: Tokenizer, path: str | Path, int8: bool = False,
+               **extra: Any) -> Path:
+    """Write a mini-BERT or mini-GPT with its tokenizer as one checkpoint (atomically); ``int8``: weight
+    matrices as int8 with a scale per row (how the shipped ones are stored)."""
     method = "bert" if isinstance(model, MiniBERT) else "gpt"
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return ckpt_format.save(path, method=method, config={"model": asdict(model.config)}, model=state,
-                            tokenizer=tokenizer.to_dict(), **extra)
+                            int8=int8, tokenizer=tokenizer.to_dict(), **extra)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", fast_attention: bool | None = None
@@ -101,6 +106,8 @@ def _parser(method: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="checkpoint path, e.g. sslcourse/checkpoints/mini_bert.pt")
+    p.add_argument("--int8", action="store_true",
+                   help="store weight matrices as int8 with a scale per row (a quarter of the size; the shipped files)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -137,7 +144,7 @@ def main(name: str, argv: list[str]) -> int:
                   progress=not args.no_progress, desc=f"mini-{name}", seed=args.seed)
     out = Path(args.out)
     last = history.rows[-1] if history.rows else {}
-    save_model(model.cpu().eval(), tok, out, train_args=vars(args),
+    save_model(model.cpu().eval(), tok, out, int8=args.int8, train_args=vars(args),
                final={k: float(v) for k, v in last.items() if isinstance(v, (int, float))})
     tok.save(out.parent / f"{'toy_english' if args.corpus == 'toy' else 'wikitext'}_tokenizer.json")
     print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB); final loss {last.get('loss', float('nan')):.3f}")
