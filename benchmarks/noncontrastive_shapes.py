@@ -32,7 +32,6 @@ import copy
 import json
 import time
 
-import numpy as np
 import torch
 
 from sslcourse.collapse import CollapseMonitor, embeddings
@@ -88,27 +87,11 @@ model.views = TwoViews(Augment(size=32, scale=(args.crop_min, 1.0), hue=0.5, bri
 if args.swap:
     if args.data != "shapes":
         p.error("--swap needs --data shapes")
-    allowed = np.ones((len(shapes.SHAPES), len(shapes.COLOURS)), dtype=bool)  # colour-shape pairs of "train"
-    for s, c in shapes.HELDOUT_COMBOS:
-        allowed[s, c] = False
-    first, second = [], []
-    for block in range(-(-len(train) // 512)):  # make_captioned_shapes' blocks: view 1 is the usual image
-        rng = np.random.default_rng([0, 0, 32, block])
-        f = shapes._sample_factors(512, "train", rng)
-        other = np.random.default_rng([0, 99, 32, block])
-        f2 = dict(f)
-        if args.swap == "nuisances":  # a new colour allowed for the shape, and a new size
-            probs = allowed[f["shape"]] / allowed[f["shape"]].sum(1, keepdims=True)
-            f2["colour"] = np.minimum((probs.cumsum(1) < other.random((512, 1))).sum(1), len(shapes.COLOURS) - 1)
-            f2["size"] = other.integers(0, len(shapes.SIZES), 512)
-        f2["background"] = (f2["colour"] + other.integers(1, 8, 512)) % 8
-        f2["second"] = (f2["colour"] + other.integers(1, 8, 512)) % 8
-        f2["texture"] = other.integers(0, len(shapes.TEXTURES), 512)
-        # the same generator state for both: same position, rotation and shading (and, with "background", colour)
-        first.append(shapes._render(f, 32, copy.deepcopy(rng))[0])
-        second.append(shapes._render(f2, 32, copy.deepcopy(rng))[0])
-    pair = torch.from_numpy(np.concatenate([np.concatenate(first), np.concatenate(second)], 1)[:len(train)])
-    assert torch.equal(pair[:, :3], train.images), "view 1 must be the training image itself"
+    redraw = ("background",) if args.swap == "background" else ("background", "colour", "size")
+    # the same scenes drawn again with those factors redrawn: same shape, position, rotation and shading
+    second = make_captioned_shapes(len(train), seed=0, redraw=redraw).images
+    pair = torch.cat([train.images, second], 1)                                  # (N, 6, 32, 32)
+    assert torch.equal(make_captioned_shapes(512, seed=0).images, train.images[:512]), "redrawn from another world"
     augment = model.views.augment
     model.views = lambda x, generator=None: (augment(x[:, :3], generator), augment(x[:, 3:], generator))
     train_images = pair  # (N, 6, 32, 32): the two renderings side by side in the channels

@@ -105,6 +105,37 @@ def test_colours_follow_shape_is_the_same_world_with_one_colour_per_shape():
         make_captioned_shapes(4, split="heldout", colours_follow_shape=True)
 
 
+def test_redraw_keeps_the_shape_and_its_pose_and_draws_the_rest_again():
+    base = make_captioned_shapes(700, seed=4)
+    swap = make_captioned_shapes(700, seed=4, redraw=("background",))
+    geo, geo_swap = base.extra["geometry"], swap.extra["geometry"]
+    for k in ("shape", "colour", "size"):
+        assert torch.equal(getattr(swap, k), getattr(base, k)), k
+    assert torch.equal(geo_swap, geo)                                   # same centre, radius and angle
+    assert (swap.background != base.background).float().mean() > 0.75  # 1/7 of them redraw the same colour
+    assert (swap.texture != base.texture).float().mean() > 0.6 and (swap.background != swap.colour).all()
+    # inside a circle the pixels agree (same colour jitter and shading), the image border does not
+    ys, xs = torch.meshgrid(torch.arange(32.0) + 0.5, torch.arange(32.0) + 0.5, indexing="ij")
+    circles = (base.shape == SHAPES.index("circle")).nonzero().flatten()
+    for i in circles.tolist():
+        inside = ((xs - geo[i, 0]) ** 2 + (ys - geo[i, 1]) ** 2) < (0.6 * geo[i, 2]) ** 2
+        a, b = base.images[i].float()[:, inside].mean(1), swap.images[i].float()[:, inside].mean(1)
+        assert (a - b).abs().max() < 4, (i, a, b)
+    border = torch.ones(32, 32, dtype=torch.bool)
+    border[2:-2, 2:-2] = False
+    moved = (base.images.float()[:, :, border].mean(2) - swap.images.float()[:, :, border].mean(2)).abs().amax(1)
+    assert (moved > 20).float().mean() > 0.6
+    assert torch.equal(make_captioned_shapes(700, seed=4, redraw=()).images, base.images)
+
+    more = make_captioned_shapes(700, seed=4, redraw=("background", "colour", "size"))
+    assert torch.equal(more.shape, base.shape) and torch.equal(more.extra["geometry"][:, 3], geo[:, 3])  # angle
+    assert (more.colour != base.colour).float().mean() > 0.6 and (more.size != base.size).float().mean() > 0.3
+    assert not is_heldout(more.shape, more.colour).any() and (more.background != more.colour).all()
+    for bad in [("colour",), ("shade",)]:
+        with pytest.raises(ValueError, match="redraw takes"):
+            make_captioned_shapes(4, redraw=bad)
+
+
 def test_load_shapes_api():
     ds = load_shapes("test", subset=100)
     assert ds.images.shape == (100, 3, 32, 32) and ds.images.dtype == torch.uint8

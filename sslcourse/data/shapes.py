@@ -91,6 +91,9 @@ _SMALL = (0.22, 0.28)  # radius / image size of a small shape
 _LARGE = (0.32, 0.42)
 _ROTATION = 45.0  # degrees: angles are uniform in [-_ROTATION, _ROTATION]
 _BLOCK = 512  # images per generator block (see make_captioned_shapes)
+_REDRAW_STREAM = 99  # seeds the generator of redrawn factors (make_captioned_shapes(redraw=...))
+# what each name of ``redraw`` draws again: the background is its colour, its texture and the texture's colour
+_REDRAWN = {"background": ("background", "second", "texture"), "colour": ("colour",), "size": ("size",)}
 _SUPERSAMPLE = 2  # the shape mask is drawn at 2x resolution and averaged: anti-aliased edges
 
 
@@ -179,9 +182,10 @@ def shape_palette() -> np.ndarray:
     return palette
 
 
-def _sample_factors(n: int, split: str, rng: np.random.Generator,
-                    colours_follow_shape: bool = False) -> dict[str, np.ndarray]:
-    """Draw shape, colour, size, background colour and texture for n images."""
+def _sample_factors(n: int, split: str, rng: np.random.Generator, colours_follow_shape: bool = False,
+                    shape: np.ndarray | None = None, colour: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Draw shape, colour, size, background colour and texture for n images (``shape`` and ``colour``,
+    when given, are kept and the other factors drawn around them)."""
     n_shapes, n_colours = len(SHAPES), len(COLOURS)
     held = np.zeros((n_shapes, n_colours), dtype=bool)
     for s, c in HELDOUT_COMBOS:
@@ -189,12 +193,13 @@ def _sample_factors(n: int, split: str, rng: np.random.Generator,
     allowed = held if split == "heldout" else ~held                       # (S, C)
     if colours_follow_shape:
         allowed = allowed & shape_palette()
-    shape = rng.integers(0, n_shapes, n)
-    # colour: uniform over the colours allowed for this shape in this split
-    probs = allowed[shape].astype(np.float64)                               # (n, C)
-    probs /= probs.sum(1, keepdims=True)
-    colour = (probs.cumsum(1) < rng.random((n, 1))).sum(1)
-    colour = np.minimum(colour, n_colours - 1)
+    if shape is None:
+        shape = rng.integers(0, n_shapes, n)
+    if colour is None:  # uniform over the colours allowed for this shape in this split
+        probs = allowed[shape].astype(np.float64)                           # (n, C)
+        probs /= probs.sum(1, keepdims=True)
+        colour = (probs.cumsum(1) < rng.random((n, 1))).sum(1)
+        colour = np.minimum(colour, n_colours - 1)
     size = rng.integers(0, len(SIZES), n)
     # background base colour and the texture's second colour: both differ from the shape colour
     background = (colour + rng.integers(1, n_colours, n)) % n_colours
@@ -343,6 +348,7 @@ def make_captioned_shapes(
     split: str = "train",
     max_rotation: float = _ROTATION,
     colours_follow_shape: bool = False,
+    redraw: tuple[str, ...] = (),
 ) -> CaptionedShapes:
     """Generate n captioned images of the shapes world, deterministically.
 
@@ -361,6 +367,14 @@ def make_captioned_shapes(
         colours_follow_shape: draw each shape in its own colour (``shape_palette``), as
             grass is green and skies are blue: the world colorization assumes (lecture 01).
             Not for ``split="heldout"``.
+        redraw: factors to draw again, from a generator of their own: any of ``"background"`` (its
+            colour, texture and the texture's colour), ``"colour"`` (the shape's; needs
+            ``"background"`` too, so the two stay different) and ``"size"``. Everything else is as
+            without it: the same shapes, with the same position, rotation, shading and colour jitter
+            (a new size moves the centre a little to keep the shape inside). So
+            ``make_captioned_shapes(n)`` and ``make_captioned_shapes(n, redraw=("background",))`` are
+            two views of each image that share only the shape and its pose: a background swap
+            (Ryali et al. 2021), used by ``benchmarks/noncontrastive_shapes.py --swap``.
 
     Returns:
         ``CaptionedShapes`` with uint8 images ``(n, 3, image_size, image_size)`` and one caption each.
@@ -373,10 +387,20 @@ def make_captioned_shapes(
         raise ValueError(f"image_size must be >= 16 pixels for the shapes to be recognisable, got {image_size}")
     if colours_follow_shape and split == "heldout":
         raise ValueError("colours_follow_shape gives no held-out pairs: use split='train' or 'test'")
+    redraw = tuple(redraw)
+    unknown = set(redraw) - set(_REDRAWN)
+    if unknown or ("colour" in redraw and "background" not in redraw):
+        raise ValueError(f"redraw takes {tuple(_REDRAWN)} (with 'colour' only together with 'background', "
+                         f"which must differ from it), got {redraw!r}")
     blocks: list[tuple[dict, np.ndarray, np.ndarray, list[str]]] = []
     for b in range(-(-n // _BLOCK)):
         rng = np.random.default_rng([seed, _SPLIT_ID[split], image_size, b])
         f = _sample_factors(_BLOCK, split, rng, colours_follow_shape)
+        if redraw:  # from another generator: ``rng`` renders the same pose as without redraw
+            other = np.random.default_rng([seed, _SPLIT_ID[split], image_size, b, _REDRAW_STREAM])
+            kept = {"shape": f["shape"]} if "colour" in redraw else {"shape": f["shape"], "colour": f["colour"]}
+            g = _sample_factors(_BLOCK, split, other, colours_follow_shape, **kept)
+            f = {**f, **{k: g[k] for name in redraw for k in _REDRAWN[name]}}
         images, geometry = _render(f, image_size, rng, max_rotation)
         which = rng.integers(0, len(CAPTION_TEMPLATES), _BLOCK)
         caps = [_caption(CAPTION_TEMPLATES[t], s, c, z, g)
