@@ -22,7 +22,11 @@ VENDOR_STAMP := $(VENDOR)/node_modules/.package-lock.json
 
 install: $(STAMP) vendor
 
+# A new .venv takes about 6.5 GB (torch with its CUDA libraries): say so before pip runs out of room.
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { avail=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
+	  if [ "$$avail" -lt 7500000 ]; then echo "make install: a new $(VENV) needs about 7 GB of disk and \
+	$$(pwd) has $$((avail / 1000000)) GB free; free some space (old clones, /tmp) and run make again." >&2; exit 1; fi; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
