@@ -100,6 +100,36 @@ def test_colorization_pair_target_is_the_ab_bin():
     assert torch.equal(quantize_ab(centers.T.reshape(1, 2, 11, 11)).flatten(), torch.arange(121))
 
 
+def test_colorization_input_jitter_is_an_affine_change_of_the_input_only_in_training():
+    torch.manual_seed(0)
+    model = pretext.build_model("colorization", width=8, image_size=16, input_jitter=0.5)
+    x = torch.rand(16, 3, 16, 16) * 0.5 + 0.25                 # away from 0 and 1: clipping stays rare
+    seen, targets = [], []
+    logits = model.logits
+    model.logits = lambda images: seen.append(images) or logits(images)
+    real_quantize = pretext.colorization.quantize_ab
+    pretext.colorization.quantize_ab = lambda ab, b: targets.append(ab) or real_quantize(ab, b)
+    try:
+        model.train()(x)
+        model.eval()(x)
+    finally:
+        pretext.colorization.quantize_ab = real_quantize
+    jittered, plain = seen
+    assert torch.equal(plain, x)                                # evaluation sees the image as it is
+    assert torch.equal(targets[0], targets[1])                  # the target: the untouched colours both times
+    for xi, yi in zip(x, jittered):                             # y = clip(a x + b), a in 1 +- 0.5, b in +-0.25
+        inside = (yi > 0) & (yi < 1)
+        A = torch.stack([xi[inside], torch.ones(int(inside.sum()))], 1)
+        a, b = torch.linalg.lstsq(A, yi[inside].unsqueeze(1)).solution.flatten().tolist()
+        assert 0.5 - 1e-4 <= a <= 1.5 + 1e-4 and -0.25 - 1e-4 <= b <= 0.25 + 1e-4, (a, b)
+        assert torch.allclose(yi, (a * xi + b).clamp(0, 1), atol=1e-5)
+    assert (jittered - x).abs().amax(dim=(1, 2, 3)).min() > 0   # every image was changed
+    with pytest.raises(ValueError, match="input_jitter"):
+        pretext.build_model("rotation", input_jitter=0.5)
+    with pytest.raises(ValueError, match="input_jitter"):
+        pretext.build_model("colorization", input_jitter=1.0)
+
+
 def test_gray_input_has_no_colour_left():
     x = _images(2, h=8)
     gray, _ = colorization_pair(x)

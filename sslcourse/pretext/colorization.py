@@ -137,18 +137,30 @@ class Colorization(nn.Module):
     predicts at stride ``s / 2``; the target ab is average-pooled to the same resolution before
     it is quantised. ``forward(batch)`` returns ``{"loss", "acc"}`` (acc: pixels whose bin is right).
 
+    A shortcut to close: where every shape has its own colour (the world colorization assumes),
+    the grey level of a pixel alone nearly names its colour (the eight colours have distinct lumas),
+    and f1 can score without looking at the shape. ``input_jitter = j`` changes the brightness and
+    contrast of the input while training, ``x_in = clip(a x + b)`` with a ~ U(1 - j, 1 + j) and
+    b ~ U(-j/2, j/2) per image, while the target stays the colours of the untouched x: then only
+    the content says which colour it is (docs/benchmarks/pretext.md: 45.9% -> 53.5% linear probe).
+
     Args:
         encoder: f1, a ``PixelEncoder`` built with ``grayscale=True``.
         bin_size: ab bin width (Zhang et al.: 10; here 20 for 121 classes).
         hidden_dim: channels of the head.
+        input_jitter: j above, in [0, 1); 0 (default) feeds the image as it is. Training only.
     """
 
-    def __init__(self, encoder: PixelEncoder, bin_size: float = 20.0, hidden_dim: int = 64) -> None:
+    def __init__(self, encoder: PixelEncoder, bin_size: float = 20.0, hidden_dim: int = 64,
+                 input_jitter: float = 0.0) -> None:
         super().__init__()
         if not encoder.grayscale:
             raise ValueError("colorization needs a grayscale encoder: build it with PixelEncoder(..., grayscale=True)")
+        if not 0.0 <= input_jitter < 1.0:
+            raise ValueError(f"input_jitter must be in [0, 1), got {input_jitter}")
         self.encoder = encoder
         self.bin_size = bin_size
+        self.input_jitter = input_jitter
         self.num_classes = num_ab_bins(bin_size) ** 2
         d = self._map_channels(encoder)
         self.head = nn.Sequential(
@@ -172,9 +184,19 @@ class Colorization(nn.Module):
         """Per-pixel class scores at half the feature-map stride, ``(N, Q, H', W')``."""
         return self.head(self.encoder.feature_map(images))
 
+    def _jittered(self, images: torch.Tensor) -> torch.Tensor:
+        """``clip(a x + b)`` per image in training (``input_jitter``), else the images as they are."""
+        j = self.input_jitter
+        if not (self.training and j > 0):
+            return images
+        x = to_float_images(images)                                                  # (N, 3, H, W) in [0, 1]
+        a = 1 + j * (2 * torch.rand(x.shape[0], 1, 1, 1, device=x.device) - 1)      # contrast
+        b = j / 2 * (2 * torch.rand(x.shape[0], 1, 1, 1, device=x.device) - 1)      # brightness
+        return (a * x + b).clamp(0, 1)
+
     def forward(self, batch: Any) -> dict[str, torch.Tensor]:
         images = images_from_batch(batch)
-        logits = self.logits(images)  # (N, Q, H', W')
+        logits = self.logits(self._jittered(images))  # (N, Q, H', W'); the target below: the untouched colours
         lab = rgb_to_lab(images)
         ab = F.adaptive_avg_pool2d(lab[:, 1:], logits.shape[-2:])  # (N, 2, H', W')
         target = quantize_ab(ab, self.bin_size)  # (N, H', W')

@@ -43,15 +43,19 @@ def default_grid(image_size: int) -> tuple[int, int, int]:
     return patch, gap, jitter
 
 
-def build_model(method: str, backbone: str = "small", width: int = 32, image_size: int = 32) -> nn.Module:
-    """The pretext model for ``method`` with a fresh f1 (``model.encoder``)."""
+def build_model(method: str, backbone: str = "small", width: int = 32, image_size: int = 32,
+                input_jitter: float = 0.0) -> nn.Module:
+    """The pretext model for ``method`` with a fresh f1 (``model.encoder``); ``input_jitter``:
+    colorization's brightness/contrast jitter of its input (``Colorization``)."""
     if method not in METHODS:
         raise ValueError(f"unknown pretext task {method!r}; choose one of: {', '.join(METHODS)}")
+    if input_jitter and method != "colorization":
+        raise ValueError(f"input_jitter is colorization's; {method} does not take it")
     encoder = PixelEncoder(build_backbone(backbone, width), grayscale=(method == "colorization"))
     if method == "rotation":
         return RotationPrediction(encoder)
     if method == "colorization":
-        return Colorization(encoder)
+        return Colorization(encoder, input_jitter=input_jitter)
     patch, gap, jitter = default_grid(image_size)
     if method == "patches":
         return RelativePatchPlacement(encoder, patch_size=patch, gap=gap, jitter=jitter)

@@ -59,6 +59,10 @@ def _parser(method: str) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--encoder", default="small", choices=("small", "resnet18"))
     p.add_argument("--width", type=int, default=32, help="SmallCNN width")
+    if method == "colorization":
+        p.add_argument("--input-jitter", type=float, default=0.0,
+                       help="brightness/contrast jitter of the grey input while training (0.5 for the shipped "
+                            "encoder), so that a grey level alone cannot name the colour")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/pretext", help="folder for the checkpoint, encoder and results")
@@ -83,7 +87,8 @@ def main(method: str, argv: list[str]) -> int:
     try:
         train = load_images(args.data, "train", args.n_train, args.image_size, args.seed)
         test = load_images(args.data, "test", args.n_test, args.image_size, args.seed)
-        model = build_model(method, args.encoder, args.width, train.images.shape[-1])
+        model = build_model(method, args.encoder, args.width, train.images.shape[-1],
+                            input_jitter=getattr(args, "input_jitter", 0.0))
     except (FileNotFoundError, ValueError) as err:
         print(f"sslcourse train {method}: {err}", file=sys.stderr)
         return 1
