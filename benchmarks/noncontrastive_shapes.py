@@ -30,9 +30,11 @@ Results: docs/benchmarks/pretrained.md.
 import argparse
 import copy
 import json
+import math
 import time
 
 import torch
+import torch.nn.functional as F
 
 from sslcourse.collapse import CollapseMonitor, embeddings
 from sslcourse.data import shapes
@@ -64,6 +66,9 @@ p.add_argument("--swap", choices=["background", "nuisances"], default=None,
                help="shapes world: draw each training image twice, one rendering per view, with the same shape and "
                     "pose: 'background' redraws the background (colours and texture; a background swap, Ryali et "
                     "al. 2021, arXiv:2103.12719), 'nuisances' also the shape's colour and size")
+p.add_argument("--rotate", action="store_true",
+               help="turn each view by its own random angle in [0, 360) (reflection at the border): the two views "
+                    "no longer share the direction of the background's stripes and of the shape's shading")
 args = p.parse_args()
 
 train = load_images(args.data, "train", 10000, image_size=32, seed=0)
@@ -97,6 +102,18 @@ if args.swap:
     train_images = pair  # (N, 6, 32, 32): the two renderings side by side in the channels
 else:
     train_images = train.images
+if args.rotate:
+    def _turned(x: torch.Tensor, generator=None) -> torch.Tensor:
+        """Each view (B, C, H, W) turned about its centre by its own uniform random angle."""
+        a = torch.rand(x.shape[0], generator=generator, device=x.device) * 2 * math.pi
+        c, s_ = torch.cos(a), torch.sin(a)
+        theta = torch.stack([torch.stack([c, -s_, torch.zeros_like(a)], 1),
+                             torch.stack([s_, c, torch.zeros_like(a)], 1)], 1)          # (B, 2, 3)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+
+    unturned = model.views
+    model.views = lambda x, generator=None: tuple(_turned(v, generator) for v in unturned(x, generator))
 optimizer = make_optimizer(model, args.optimizer, args.lr, args.weight_decay, args.predictor_lr)
 monitor = CollapseMonitor(test.images[:512], train.images, train.labels, test.images, test.labels, every=args.every)
 t0 = time.time()
