@@ -9,6 +9,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py vicreg --lr 3e-3 --steps 400
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --swap nuisances \\
         --steps 800 --factors
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --rotate --steps 800 --factors
 
 The model is the joint recipe's (``sslcourse.recipes.joint.build_model``: SmallCNN(32), BYOL/SimSiam/
 VICReg heads) and so is the optimizer (``make_optimizer``: no weight decay on biases and BatchNorm);
@@ -18,6 +19,8 @@ with probability ``--jitter-p``, grayscale 0.2 (``--jitter 0.4 --jitter-p 0.8`` 
 ``--projector-layers``/``--dim`` build a deeper or wider projector (and predictor) through the method's
 config (``projector_layers``, ``hidden_dim``, ``out_dim``). ``--swap`` replaces the photo-style pair by
 two renderings of the same shape in the same pose, with the background (or every nuisance) redrawn.
+``--rotate`` turns each view by its own random angle, so the views share no direction (of the
+background's stripes, of the shape's shading).
 
 Prints the raw-pixel and random-init kNN first, then one JSON line every ``--every`` steps: loss,
 collapse_std, effective rank, kNN of f1 and of z (k=200, t=0.1). With ``--factors`` (shapes world only)
