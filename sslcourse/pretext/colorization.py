@@ -138,7 +138,7 @@ class Colorization(nn.Module):
     it is quantised. ``forward(batch)`` returns ``{"loss", "acc"}`` (acc: pixels whose bin is right).
 
     A shortcut to close: where every shape has its own colour (the world colorization assumes),
-    the grey level of a pixel alone nearly names its colour (six of the eight colours have their own luma),
+    the grey level of a pixel alone nearly names its colour (the eight colours fall into six distinct grey levels),
     and f1 can score without looking at the shape. ``input_jitter = j`` changes the brightness and
     contrast of the input while training, ``x_in = clip(a x + b)`` with a ~ U(1 - j, 1 + j) and
     b ~ U(-j/2, j/2) per image, while the target stays the colours of the untouched x: then only
