@@ -27,7 +27,9 @@ collapse_std, effective rank, kNN of f1 and of z (k=200, t=0.1). With ``--factor
 it ends with the kNN (k=20) of f1 and of z on each generating factor (shape, colour, size, background
 colour, texture; and the pose: position quadrant, rotation in four bins) of 4,000 / 1,000 images from
 ``make_captioned_shapes``, beside the same network before training and raw pixels: what training
-added to the features, and what it removed.
+added to the features, and what it removed; then the held-out R^2 of a ridge regression from the
+same features to continuous image statistics (mean luma, luma contrast, saturation, edge energy,
+mean R, G, B, the shape's radius), which the discrete factors do not name.
 Results: docs/benchmarks/pretrained.md.
 """
 import argparse
@@ -151,3 +153,28 @@ if args.factors:
     for space, (a, b) in spaces.items():
         accuracy = {f: knn_accuracy(a, labels["train"][f], b, labels["test"][f], k=20) for f in factors}
         print(json.dumps({"space": space, **{f: round(v, 3) for f, v in accuracy.items()}}))
+
+    def image_stats(world) -> dict[str, torch.Tensor]:
+        """Continuous statistics of each image (N,): what the discrete factors do not name."""
+        x = world.images.float() / 255                                                  # (N, 3, H, W)
+        luma = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)  # (N, H, W)
+        lap = luma[:, 1:-1, 1:-1] * 4 - luma[:, :-2, 1:-1] - luma[:, 2:, 1:-1] - luma[:, 1:-1, :-2] - luma[:, 1:-1, 2:]
+        saturation = x.amax(1) - x.amin(1)                                        # (N, H, W)
+        return {"mean luma": luma.mean((1, 2)), "luma contrast": luma.std((1, 2)),
+                "saturation": saturation.mean((1, 2)), "edge energy": lap.abs().mean((1, 2)),
+                "red": x[:, 0].mean((1, 2)), "green": x[:, 1].mean((1, 2)), "blue": x[:, 2].mean((1, 2)),
+                "radius": world.extra["geometry"][:, 2].float()}
+
+    def r2(a: torch.Tensor, y: torch.Tensor, b: torch.Tensor, y_test: torch.Tensor, ridge: float = 1e-2) -> float:
+        """Held-out R^2 of a ridge regression from standardised features to y."""
+        mu, sd = a.mean(0), a.std(0) + 1e-6
+        A, B = (a - mu) / sd, (b - mu) / sd
+        A1 = torch.cat([A, torch.ones(len(A), 1)], 1)
+        w = torch.linalg.solve(A1.T @ A1 + ridge * len(A) * torch.eye(A1.shape[1]), A1.T @ y)
+        pred = torch.cat([B, torch.ones(len(B), 1)], 1) @ w
+        return float(1 - ((pred - y_test) ** 2).sum() / ((y_test - y_test.mean()) ** 2).sum())
+
+    stats_train, stats_test = image_stats(tr), image_stats(te)
+    for space, (a, b) in spaces.items():
+        fit_r2 = {k: r2(a.double(), stats_train[k].double(), b.double(), stats_test[k].double()) for k in stats_train}
+        print(json.dumps({"space": space, "R2": {k: round(v, 3) for k, v in fit_r2.items()}}))
