@@ -42,10 +42,10 @@ import torch
 import torch.nn.functional as F
 
 from sslcourse.collapse import CollapseMonitor, embeddings
-from sslcourse.data import shapes
 from sslcourse.data.shapes import make_captioned_shapes
 from sslcourse.evaluate import baselines, extract_features, knn_accuracy
 from sslcourse.nn import backbone
+from sslcourse.pretext.colorization import rgb_to_gray
 from sslcourse.pretext.registry import load_images
 from sslcourse.recipes.joint import build_model, make_optimizer
 from sslcourse.train import TensorBatches, fit
@@ -157,7 +157,7 @@ if args.factors:
     def image_stats(world) -> dict[str, torch.Tensor]:
         """Continuous statistics of each image (N,): what the discrete factors do not name."""
         x = world.images.float() / 255                                                  # (N, 3, H, W)
-        luma = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)  # (N, H, W)
+        luma = rgb_to_gray(x)[:, 0]                                                     # (N, H, W)
         lap = luma[:, 1:-1, 1:-1] * 4 - luma[:, :-2, 1:-1] - luma[:, 2:, 1:-1] - luma[:, 1:-1, :-2] - luma[:, 1:-1, 2:]
         saturation = x.amax(1) - x.amin(1)                                        # (N, H, W)
         return {"mean luma": luma.mean((1, 2)), "luma contrast": luma.std((1, 2)),
