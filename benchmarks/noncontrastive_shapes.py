@@ -10,6 +10,9 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --swap nuisances \\
         --steps 800 --factors
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --rotate --steps 800 --factors
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --directpred 0.1
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --standardize-input
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --hue 0.1 --crop-min 0.2
 
 The model is the joint recipe's (``sslcourse.recipes.joint.build_model``: SmallCNN(32), BYOL/SimSiam/
 VICReg heads) and so is the optimizer (``make_optimizer``: no weight decay on biases and BatchNorm);
@@ -20,7 +23,12 @@ with probability ``--jitter-p``, grayscale 0.2 (``--jitter 0.4 --jitter-p 0.8`` 
 config (``projector_layers``, ``hidden_dim``, ``out_dim``). ``--swap`` replaces the photo-style pair by
 two renderings of the same shape in the same pose, with the background (or every nuisance) redrawn.
 ``--rotate`` turns each view by its own random angle, so the views share no direction (of the
-background's stripes, of the shape's shading).
+background's stripes, of the shape's shading). ``--directpred EPS`` replaces the trained predictor by
+DirectPred's (Tian et al. 2021, arXiv:2102.06810): a linear map set, at every step, from the
+eigendecomposition of the running correlation of the online embeddings, with a floor ``EPS`` on each
+eigenvalue so that weak directions are not shrunk away. ``--standardize-input`` gives the encoder
+(online and target) each image minus its own mean, divided by its own std: the global colour and
+brightness statistics, which dominate a random network's features, are gone before the first layer.
 
 Prints the raw-pixel and random-init kNN first, then one JSON line every ``--every`` steps: loss,
 collapse_std, effective rank, kNN of f1 and of z (k=200, t=0.1). With ``--factors`` (shapes world only)
@@ -62,6 +70,7 @@ p.add_argument("--steps", type=int, default=600)
 p.add_argument("--batch-size", type=int, default=128)
 p.add_argument("--every", type=int, default=200)
 p.add_argument("--crop-min", type=float, default=0.4)
+p.add_argument("--hue", type=float, default=0.5, help="hue jitter (0.5: any hue; 0.1: CIFAR-10's)")
 p.add_argument("--jitter", type=float, default=0.4, help="brightness, contrast and saturation jitter strength")
 p.add_argument("--jitter-p", type=float, default=0.8, help="probability of the colour jitter")
 p.add_argument("--projector-layers", type=int, default=None, help="a projector this deep (the config field projector_layers)")
@@ -74,6 +83,10 @@ p.add_argument("--swap", choices=["background", "nuisances"], default=None,
 p.add_argument("--rotate", action="store_true",
                help="turn each view by its own random angle in [0, 360) (reflection at the border): the two views "
                     "no longer share the direction of the background's stripes and of the shape's shading")
+p.add_argument("--directpred", type=float, default=None, metavar="EPS",
+               help="BYOL/SimSiam: DirectPred's linear predictor with eigenvalue floor EPS instead of a trained one")
+p.add_argument("--standardize-input", action="store_true",
+               help="the encoder sees each image standardised by its own mean and std")
 args = p.parse_args()
 
 train = load_images(args.data, "train", 10000, image_size=32, seed=0)
@@ -83,16 +96,62 @@ if args.projector_layers and args.method != "vicreg":
     heads = {"projector_layers": args.projector_layers, "hidden_dim": args.dim, "out_dim": args.dim}
     if args.method == "simsiam":
         heads["predictor_hidden_dim"] = args.dim
-config = {"encoder": {"name": "small", "in_channels": 3, "width": 32}, "image_size": 32, "hue": 0.5,
+config = {"encoder": {"name": "small", "in_channels": 3, "width": 32}, "image_size": 32, "hue": args.hue,
           "crop_scale": args.crop_min, "method": heads}
+
+
+class DirectPred(torch.nn.Module):
+    """DirectPred's predictor q(z) = W z, W = U diag(sqrt(s / s_max) + eps) U^T, where U diag(s) U^T is the
+    running correlation F <- rho F + (1 - rho) E[z z^T] of the online embeddings (Tian et al. 2021, eq. 18)."""
+
+    def __init__(self, dim: int, eps: float, rho: float = 0.3) -> None:
+        super().__init__()
+        self.eps, self.rho = eps, rho
+        self.register_buffer("corr", torch.zeros(dim, dim))   # F, (d, d)
+        self.register_buffer("weight", torch.eye(dim))        # W, (d, d)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:      # (N, d) -> (N, d)
+        if self.training:
+            with torch.no_grad():
+                self.corr.mul_(self.rho).add_((1 - self.rho) * z.T @ z / len(z))
+                s, u = torch.linalg.eigh(self.corr)
+                s = s.clamp(min=0)
+                self.weight.copy_(u @ torch.diag((s / s.max()).sqrt() + self.eps) @ u.T)
+        return z @ self.weight
+
+
+class Standardized(torch.nn.Module):
+    """The encoder applied to each image minus its own mean, divided by its own std."""
+
+    def __init__(self, encoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.out_dim = encoder, encoder.out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:      # (N, C, H, W) -> (N, out_dim)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x
+        return self.encoder((x - x.mean((1, 2, 3), keepdim=True)) / (x.std((1, 2, 3), keepdim=True) + 1e-3))
+
+
+def make_encoder() -> torch.nn.Module:
+    encoder = backbone(**config["encoder"])
+    return Standardized(encoder) if args.standardize_input else encoder
+
+
 print(json.dumps({"data": args.data, "n_train": len(train), "n_test": len(test),
-                  **baselines(train.images, train.labels, test.images, test.labels,
-                              lambda: backbone(**config["encoder"]))}), flush=True)
+                  **baselines(train.images, train.labels, test.images, test.labels, make_encoder)}), flush=True)
 
 torch.manual_seed(0)
 model = build_model(args.method, config)
+if args.standardize_input:
+    model.encoder = Standardized(model.encoder)
+    if hasattr(model, "target_encoder"):  # BYOL's EMA target sees the same input
+        model.target_encoder = Standardized(model.target_encoder)
+if args.directpred is not None:
+    if args.method == "vicreg":
+        p.error("--directpred needs byol or simsiam")
+    model.predictor = DirectPred(model.projector.out_dim, args.directpred)
 initial = copy.deepcopy(model).eval()  # the factor probe's reference: the same network before training
-model.views = TwoViews(Augment(size=32, scale=(args.crop_min, 1.0), hue=0.5, brightness=args.jitter,
+model.views = TwoViews(Augment(size=32, scale=(args.crop_min, 1.0), hue=args.hue, brightness=args.jitter,
                                contrast=args.jitter, saturation=args.jitter, jitter_p=args.jitter_p))
 if args.swap:
     if args.data != "shapes":

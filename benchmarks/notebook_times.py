@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(paths: list[str]) -> None:
-    notebooks = [Path(p) for p in paths] or sorted((ROOT / "lectures").glob("*.ipynb")) + sorted(
+    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "lectures").glob("*.ipynb")) + sorted(
         (ROOT / "solutions").glob("*/*.ipynb"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     print("| notebook | mode | wall time (s) |\n|---|---|---|")
