@@ -13,12 +13,15 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --directpred 0.1
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --standardize-input
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --hue 0.1 --crop-min 0.2
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py simsiam --lr 5e-4 --weight-decay 1e-4 \\
+        --predictor-lr 10 --jitter 0.8 --jitter-p 1.0 --steps 1200 --every 300 --pcs simsiam_pcs.png
 
 The model is the joint recipe's (``sslcourse.recipes.joint.build_model``: SmallCNN(32), BYOL/SimSiam/
 VICReg heads) and so is the optimizer (``make_optimizer``: no weight decay on biases and BatchNorm);
-``fit`` adds its cosine schedule. Data: the first 10,000 training and 1,000 test images of ``--data``
-(seed 0). Views: crop >= ``--crop-min``, hue 0.5, brightness/contrast/saturation ``--jitter`` applied
-with probability ``--jitter-p``, grayscale 0.2 (``--jitter 0.4 --jitter-p 0.8`` is the recipe's).
+``fit`` adds its cosine schedule (``--width`` widens the SmallCNN). Data: the first ``--train-size``
+(10,000) training and 1,000 test images of ``--data`` (seed 0). Views: crop >= ``--crop-min``, hue
+``--hue`` (0.5), brightness/contrast/saturation ``--jitter`` applied with probability ``--jitter-p``,
+grayscale 0.2 (``--jitter 0.4 --jitter-p 0.8`` is the recipe's).
 ``--projector-layers``/``--dim`` build a deeper or wider projector (and predictor) through the method's
 config (``projector_layers``, ``hidden_dim``, ``out_dim``). ``--swap`` replaces the photo-style pair by
 two renderings of the same shape in the same pose, with the background (or every nuisance) redrawn.
@@ -37,7 +40,8 @@ colour, texture; and the pose: position quadrant, rotation in four bins) of 4,00
 ``make_captioned_shapes``, beside the same network before training and raw pixels: what training
 added to the features, and what it removed; then the held-out R^2 of a ridge regression from the
 same features to continuous image statistics (mean luma, luma contrast, saturation, edge energy,
-mean R, G, B, the shape's radius), which the discrete factors do not name.
+mean R, G, B, the shape's radius), which the discrete factors do not name. ``--pcs PNG`` draws the test
+images at both ends of z's top principal components.
 Results: docs/benchmarks/pretrained.md.
 """
 import argparse
@@ -67,6 +71,8 @@ p.add_argument("--lr", type=float, default=2e-3)
 p.add_argument("--weight-decay", type=float, default=1e-5)
 p.add_argument("--predictor-lr", type=float, default=1.0, help="the predictor's lr as a multiple of --lr")
 p.add_argument("--steps", type=int, default=600)
+p.add_argument("--train-size", type=int, default=10000, help="training images (the kNN uses them too)")
+p.add_argument("--width", type=int, default=32, help="SmallCNN width w (channels w, 2w, 4w, 4w)")
 p.add_argument("--batch-size", type=int, default=128)
 p.add_argument("--every", type=int, default=200)
 p.add_argument("--crop-min", type=float, default=0.4)
@@ -76,6 +82,9 @@ p.add_argument("--jitter-p", type=float, default=0.8, help="probability of the c
 p.add_argument("--projector-layers", type=int, default=None, help="a projector this deep (the config field projector_layers)")
 p.add_argument("--dim", type=int, default=512, help="hidden and output width of that projector")
 p.add_argument("--factors", action="store_true", help="end with the factor probe (shapes world)")
+p.add_argument("--pcs", metavar="PNG", default=None,
+               help="end by saving a PNG: for each of z's top 6 principal components, the 8 test images lowest "
+                    "and the 8 highest on it (what the surviving directions hold)")
 p.add_argument("--swap", choices=["background", "nuisances"], default=None,
                help="shapes world: draw each training image twice, one rendering per view, with the same shape and "
                     "pose: 'background' redraws the background (colours and texture; a background swap, Ryali et "
@@ -89,14 +98,14 @@ p.add_argument("--standardize-input", action="store_true",
                help="the encoder sees each image standardised by its own mean and std")
 args = p.parse_args()
 
-train = load_images(args.data, "train", 10000, image_size=32, seed=0)
+train = load_images(args.data, "train", args.train_size, image_size=32, seed=0)
 test = load_images(args.data, "test", 1000, image_size=32, seed=0)
 heads = {}  # the method's config: a deeper/wider projector (and BYOL's predictor) when asked
 if args.projector_layers and args.method != "vicreg":
     heads = {"projector_layers": args.projector_layers, "hidden_dim": args.dim, "out_dim": args.dim}
     if args.method == "simsiam":
         heads["predictor_hidden_dim"] = args.dim
-config = {"encoder": {"name": "small", "in_channels": 3, "width": 32}, "image_size": 32, "hue": args.hue,
+config = {"encoder": {"name": "small", "in_channels": 3, "width": args.width}, "image_size": 32, "hue": args.hue,
           "crop_scale": args.crop_min, "method": heads}
 
 
@@ -193,6 +202,30 @@ def log(step, model, history):
 log.every = args.every
 fit(model, TensorBatches(train_images, train.labels, batch_size=args.batch_size, seed=0), steps=args.steps,
     optimizer=optimizer, device="cpu", callbacks=[monitor, log], progress=False)
+
+if args.pcs:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script, not a notebook: no display
+    import matplotlib.pyplot as plt
+
+    z = embeddings(model, test.images)                                      # (M, d)
+    z = z - z.mean(0)
+    _, sv, vh = torch.linalg.svd(z, full_matrices=False)
+    share = sv / sv.sum()
+    scores = z @ vh[:6].T                                                   # (M, 6)
+    fig, axes = plt.subplots(6, 16, figsize=(16, 6.6))
+    for k in range(6):
+        order = scores[:, k].argsort()
+        for j, i in enumerate(torch.cat([order[:8], order[-8:]])):
+            axes[k, j].imshow(test.images[i].permute(1, 2, 0))
+            axes[k, j].axis("off")
+        axes[k, 0].set_title(f"PC{k + 1} ({share[k]:.0%} of the singular values): lowest", fontsize=8, loc="left")
+        axes[k, 8].set_title("highest", fontsize=8, loc="left")
+    fig.suptitle(f"{args.method}, {args.steps} steps: test images at both ends of z's principal components")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.92, bottom=0.01, wspace=0.05, hspace=0.35)
+    fig.savefig(args.pcs, dpi=70)
+    print(json.dumps({"pcs": args.pcs, "singular_value_share": [round(float(v), 3) for v in share[:10]]}))
 
 if args.factors:
     tr, te = make_captioned_shapes(4000, seed=0, split="train"), make_captioned_shapes(1000, seed=0, split="test")
