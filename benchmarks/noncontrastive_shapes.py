@@ -97,6 +97,8 @@ p.add_argument("--directpred", type=float, default=None, metavar="EPS",
 p.add_argument("--standardize-input", action="store_true",
                help="the encoder sees each image standardised by its own mean and std")
 args = p.parse_args()
+if args.directpred is not None and args.method == "vicreg":
+    p.error("--directpred needs byol or simsiam (VICReg has no predictor)")
 
 train = load_images(args.data, "train", args.train_size, image_size=32, seed=0)
 test = load_images(args.data, "test", 1000, image_size=32, seed=0)
@@ -111,7 +113,7 @@ config = {"encoder": {"name": "small", "in_channels": 3, "width": args.width}, "
 
 class DirectPred(torch.nn.Module):
     """DirectPred's predictor q(z) = W z, W = U diag(sqrt(s / s_max) + eps) U^T, where U diag(s) U^T is the
-    running correlation F <- rho F + (1 - rho) E[z z^T] of the online embeddings (Tian et al. 2021, eq. 18)."""
+    running correlation F <- rho F + (1 - rho) E[z z^T] of the online embeddings (Tian et al. 2021)."""
 
     def __init__(self, dim: int, eps: float, rho: float = 0.3) -> None:
         super().__init__()
@@ -156,8 +158,6 @@ if args.standardize_input:
     if hasattr(model, "target_encoder"):  # BYOL's EMA target sees the same input
         model.target_encoder = Standardized(model.target_encoder)
 if args.directpred is not None:
-    if args.method == "vicreg":
-        p.error("--directpred needs byol or simsiam")
     model.predictor = DirectPred(model.projector.out_dim, args.directpred)
 initial = copy.deepcopy(model).eval()  # the factor probe's reference: the same network before training
 model.views = TwoViews(Augment(size=32, scale=(args.crop_min, 1.0), hue=args.hue, brightness=args.jitter,
