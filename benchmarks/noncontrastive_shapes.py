@@ -61,6 +61,7 @@ from sslcourse.pretext.colorization import rgb_to_gray
 from sslcourse.pretext.registry import load_images
 from sslcourse.recipes.joint import build_model, make_optimizer
 from sslcourse.train import TensorBatches, fit
+from sslcourse.utils import to_float_images
 from sslcourse.views import Augment, TwoViews
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,7 +140,7 @@ class Standardized(torch.nn.Module):
         self.encoder, self.out_dim = encoder, encoder.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:      # (N, C, H, W) -> (N, out_dim)
-        x = x.float() / 255 if x.dtype == torch.uint8 else x
+        x = to_float_images(x)
         return self.encoder((x - x.mean((1, 2, 3), keepdim=True)) / (x.std((1, 2, 3), keepdim=True) + 1e-3))
 
 
@@ -248,7 +249,7 @@ if args.factors:
 
     def image_stats(world) -> dict[str, torch.Tensor]:
         """Continuous statistics of each image (N,): what the discrete factors do not name."""
-        x = world.images.float() / 255                                                  # (N, 3, H, W)
+        x = to_float_images(world.images)                                              # (N, 3, H, W)
         luma = rgb_to_gray(x)[:, 0]                                                     # (N, H, W)
         lap = luma[:, 1:-1, 1:-1] * 4 - luma[:, :-2, 1:-1] - luma[:, 2:, 1:-1] - luma[:, 1:-1, :-2] - luma[:, 1:-1, 2:]
         saturation = x.amax(1) - x.amin(1)                                        # (N, H, W)
