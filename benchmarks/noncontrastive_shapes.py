@@ -29,8 +29,8 @@ two renderings of the same shape in the same pose, with the background (or every
 background's stripes, of the shape's shading). ``--directpred EPS`` replaces the trained predictor by
 DirectPred's (Tian et al. 2021, arXiv:2102.06810): a linear map set, at every step, from the
 eigendecomposition of the running correlation of the online embeddings, with a floor ``EPS`` on each
-eigenvalue so that weak directions are not shrunk away. ``--standardize-input`` gives the encoder
-(online and target) each image minus its own mean, divided by its own std: the global colour and
+eigenvalue so that weak directions are not shrunk away. ``--standardize-input`` wraps the encoder
+(online and target) in ``sslcourse.nn.Standardized``: each image minus its own mean, over its own std; the global colour and
 brightness statistics, which dominate a random network's features, are gone before the first layer.
 
 Prints the raw-pixel and random-init kNN first, then one JSON line every ``--every`` steps: loss,
@@ -108,7 +108,8 @@ if args.projector_layers and args.method != "vicreg":
     heads = {"projector_layers": args.projector_layers, "hidden_dim": args.dim, "out_dim": args.dim}
     if args.method == "simsiam":
         heads["predictor_hidden_dim"] = args.dim
-config = {"encoder": {"name": "small", "in_channels": 3, "width": args.width}, "image_size": 32, "hue": args.hue,
+config = {"encoder": {"name": "small", "in_channels": 3, "width": args.width, "standardize": args.standardize_input},
+          "image_size": 32, "hue": args.hue,
           "crop_scale": args.crop_min, "method": heads}
 
 
@@ -132,32 +133,12 @@ class DirectPred(torch.nn.Module):
         return z @ self.weight
 
 
-class Standardized(torch.nn.Module):
-    """The encoder applied to each image minus its own mean, divided by its own std."""
-
-    def __init__(self, encoder: torch.nn.Module) -> None:
-        super().__init__()
-        self.encoder, self.out_dim = encoder, encoder.out_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:      # (N, C, H, W) -> (N, out_dim)
-        x = to_float_images(x)
-        return self.encoder((x - x.mean((1, 2, 3), keepdim=True)) / (x.std((1, 2, 3), keepdim=True) + 1e-3))
-
-
-def make_encoder() -> torch.nn.Module:
-    encoder = backbone(**config["encoder"])
-    return Standardized(encoder) if args.standardize_input else encoder
-
-
 print(json.dumps({"data": args.data, "n_train": len(train), "n_test": len(test),
-                  **baselines(train.images, train.labels, test.images, test.labels, make_encoder)}), flush=True)
+                  **baselines(train.images, train.labels, test.images, test.labels, lambda: backbone(**config["encoder"]))}),
+      flush=True)
 
 torch.manual_seed(0)
 model = build_model(args.method, config)
-if args.standardize_input:
-    model.encoder = Standardized(model.encoder)
-    if hasattr(model, "target_encoder"):  # BYOL's EMA target sees the same input
-        model.target_encoder = Standardized(model.target_encoder)
 if args.directpred is not None:
     model.predictor = DirectPred(model.projector.out_dim, args.directpred)
 initial = copy.deepcopy(model).eval()  # the factor probe's reference: the same network before training

@@ -6,14 +6,17 @@ Lecture notation -> code words:
     q  (BYOL's predictor)                        -> ``MLP(...)`` as well
 
 Every encoder maps images ``(N, C, H, W)`` to features ``(N, out_dim)`` and exposes
-``.out_dim`` so that heads can be sized without running a forward pass.
+``.out_dim`` so that heads can be sized without running a forward pass. ``Standardized(encoder)``
+(``backbone(..., standardize=True)``) gives an encoder each image standardised by its own mean and std.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["SmallCNN", "resnet18_cifar", "MLP", "BACKBONES", "backbone"]
+from sslcourse.utils import to_float_images
+
+__all__ = ["SmallCNN", "resnet18_cifar", "Standardized", "MLP", "BACKBONES", "backbone"]
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -61,6 +64,35 @@ class SmallCNN(nn.Module):
             )
         h = self.features(x)  # (N, 4w, H/8, W/8)
         return self.pool(h).flatten(1)  # (N, 4w)
+
+
+class Standardized(nn.Module):
+    """An encoder that sees each image minus its own mean, divided by its own std (over C, H, W).
+
+    f1(x) = encoder((x - mean(x)) / (std(x) + eps)): the image's overall brightness, contrast and
+    colour cast are gone before the first layer, so f1(a x + b) = f1(x) for any a > 0 and b.
+    Why: those global statistics dominate the features of a randomly initialised network, and
+    BYOL and SimSiam bootstrap from what their random target already sees; on the shapes world,
+    without this, they settle on the background's lightness and never find the shape
+    (docs/benchmarks/pretrained.md). TensorFlow calls it ``per_image_standardization``.
+
+    Args:
+        encoder: any encoder with ``.out_dim``; its input is the standardised image.
+        eps: added to the std, so that a flat image maps to zeros.
+
+    Shape:
+        images ``(N, C, H, W)``, uint8 or float -> features ``(N, out_dim)``.
+    """
+
+    def __init__(self, encoder: nn.Module, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.encoder, self.eps = encoder, eps
+        self.out_dim = encoder.out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = to_float_images(x)                                                  # (N, C, H, W) in [0, 1]
+        mean, std = x.mean((1, 2, 3), keepdim=True), x.std((1, 2, 3), keepdim=True)  # (N, 1, 1, 1) each
+        return self.encoder((x - mean) / (std + self.eps))                      # (N, out_dim)
 
 
 def resnet18_cifar(in_channels: int = 3) -> nn.Module:
@@ -133,14 +165,17 @@ BACKBONES = {"small": "SmallCNN(in_channels, width): four conv blocks, out_dim =
              "resnet18": "resnet18_cifar(in_channels): ResNet-18 with the CIFAR stem, out_dim = 512"}
 
 
-def backbone(name: str, in_channels: int = 3, width: int = 32) -> nn.Module:
-    """The encoder network called ``name`` (see ``BACKBONES``); ``width`` sizes SmallCNN only.
+def backbone(name: str, in_channels: int = 3, width: int = 32, standardize: bool = False) -> nn.Module:
+    """The encoder network called ``name`` (see ``BACKBONES``); ``width`` sizes SmallCNN only;
+    ``standardize`` wraps it in ``Standardized`` (each image by its own mean and std).
 
     Shape:
         images ``(N, in_channels, H, W)`` -> features ``(N, out_dim)``.
     """
     if name == "small":
-        return SmallCNN(in_channels=in_channels, width=width)
-    if name == "resnet18":
-        return resnet18_cifar(in_channels=in_channels)
-    raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.")
+        encoder = SmallCNN(in_channels=in_channels, width=width)
+    elif name == "resnet18":
+        encoder = resnet18_cifar(in_channels=in_channels)
+    else:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.")
+    return Standardized(encoder) if standardize else encoder

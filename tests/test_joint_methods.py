@@ -307,9 +307,10 @@ def test_collapse_monitor_logs_into_fit_history_and_leaves_the_model_alone():
 
 
 @pytest.mark.parametrize("method,extra", [("byol", ["--target", "online"]), ("vicreg", ["--var-weight", "0"]),
-                                          ("simsiam", [])])
+                                          ("simsiam", ["--standardize-input"])])
 def test_joint_recipe_runs_and_reports_baselines(tmp_path, method, extra):
     import json
+    from sslcourse.nn import Standardized
     from sslcourse.recipes import load_model
     from sslcourse.recipes.joint import main
 
@@ -328,6 +329,7 @@ def test_joint_recipe_runs_and_reports_baselines(tmp_path, method, extra):
 
     model = load_model(ckpt)
     assert type(model).__name__.lower() == method
+    assert isinstance(model.encoder, Standardized) == ("--standardize-input" in extra)
     train, test = load_dataset("shapes", "train", subset=64, seed=0), load_dataset("shapes", "test", subset=32, seed=0)
     acc = knn_accuracy(extract_features(model.encoder, train.images), train.labels,
                        extract_features(model.encoder, test.images), test.labels)

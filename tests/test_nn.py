@@ -68,3 +68,26 @@ def test_backbone_registry_builds_each_named_network_and_rejects_others():
     assert set(BACKBONES) == {"small", "resnet18"}
     with pytest.raises(ValueError, match="unknown backbone 'cnn'.*resnet18.*small"):
         backbone("cnn")
+
+
+def test_standardized_sees_each_image_by_its_own_mean_and_std():
+    import numpy as np
+
+    from sslcourse.nn import Standardized, backbone
+
+    torch.manual_seed(0)
+    inner = SmallCNN(in_channels=3, width=4).eval()
+    enc = Standardized(inner, eps=0.0).eval()
+    x = torch.rand(6, 3, 16, 16)
+    # reference: numpy's mean and sample std of each image over (C, H, W)
+    ref = np.stack([(im - im.mean()) / im.std(ddof=1) for im in x.numpy()])
+    torch.testing.assert_close(enc(x), inner(torch.from_numpy(ref)), atol=1e-5, rtol=1e-5)
+    # so a brightness and contrast change of a whole image (a > 0) leaves its features unchanged ...
+    a, b = torch.tensor([0.3, 0.5, 0.7, 0.9, 1.0, 0.4]).view(6, 1, 1, 1), torch.linspace(-0.2, 0.3, 6).view(6, 1, 1, 1)
+    torch.testing.assert_close(enc(a * x + b), enc(x), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(inner(a * x + b), inner(x), atol=1e-3)  # ... where the bare encoder's change
+    # uint8 images are read as [0, 255] pixels; a flat image gives finite features (eps)
+    torch.testing.assert_close(enc((x * 255).round().to(torch.uint8)), enc((x * 255).round() / 255), atol=1e-5, rtol=1e-5)
+    assert torch.isfinite(Standardized(inner)(torch.full((2, 3, 16, 16), 0.5))).all()
+    wrapped = backbone("small", width=4, standardize=True)
+    assert isinstance(wrapped, Standardized) and isinstance(wrapped.encoder, SmallCNN) and wrapped.out_dim == 16

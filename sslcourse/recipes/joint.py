@@ -105,6 +105,8 @@ def _parser(method: str) -> argparse.ArgumentParser:
     p.add_argument("--test-size", type=int, default=1000, help="test images for kNN / linear probe (0 = all)")
     p.add_argument("--encoder", default="small", choices=["small", "resnet18"], help="SmallCNN or ResNet-18")
     p.add_argument("--width", type=int, default=32, help="SmallCNN width")
+    p.add_argument("--standardize-input", action="store_true",
+                   help="the encoder sees each image standardised by its own mean and std (sslcourse.nn.Standardized)")
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"],
@@ -142,7 +144,8 @@ def main(name: str, argv: list[str]) -> int:
         print(f"sslcourse train {name}: {err}", file=sys.stderr)
         return 1
     test = load_dataset(args.data, "test", subset=args.test_size or None, seed=args.seed)
-    config = {"encoder": {"name": args.encoder, "in_channels": train.images.shape[1], "width": args.width},
+    config = {"encoder": {"name": args.encoder, "in_channels": train.images.shape[1], "width": args.width,
+                          "standardize": args.standardize_input},
               "image_size": train.images.shape[-1], "hue": 0.5 if args.data == "shapes" else 0.1,
               "crop_scale": args.crop_scale,
               "method": _method_config(name, args), "data": args.data, "run": vars(args)}
