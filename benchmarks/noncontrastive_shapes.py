@@ -1,4 +1,4 @@
-"""Why BYOL and SimSiam do not learn the shapes world here: short runs, watched for collapse.
+"""BYOL and SimSiam on the shapes world: the levers tried, in short runs watched for collapse.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/noncontrastive_shapes.py byol --optimizer sgd --lr 0.06 \\
         --weight-decay 5e-4 --steps 1200 --every 400
@@ -42,7 +42,8 @@ added to the features, and what it removed; then the held-out R^2 of a ridge reg
 same features to continuous image statistics (mean luma, luma contrast, saturation, edge energy,
 mean R, G, B, the shape's radius), which the discrete factors do not name. ``--pcs PNG`` draws the test
 images at both ends of z's top principal components.
-Results: docs/benchmarks/pretrained.md.
+What learns: ``--standardize-input`` with ``--lr 5e-4 --weight-decay 1e-4 --predictor-lr 10``, run for thousands
+of steps (``sslcourse train byol|simsiam`` takes the same flags). Results: docs/benchmarks/pretrained.md.
 """
 import argparse
 import copy

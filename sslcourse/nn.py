@@ -69,11 +69,11 @@ class SmallCNN(nn.Module):
 class Standardized(nn.Module):
     """An encoder that sees each image minus its own mean, divided by its own std (over C, H, W).
 
-    f1(x) = encoder((x - mean(x)) / (std(x) + eps)): the image's overall brightness, contrast and
-    colour cast are gone before the first layer, so f1(a x + b) = f1(x) for any a > 0 and b.
-    Why: those global statistics dominate the features of a randomly initialised network, and
-    BYOL and SimSiam bootstrap from what their random target already sees; on the shapes world,
-    without this, they settle on the background's lightness and never find the shape
+    f1(x) = encoder((x - mean(x)) / (std(x) + eps)): the image's overall brightness and contrast
+    are gone before the first layer, so f1(a x + b) = f1(x) for any a > 0 and b.
+    Why: BYOL and SimSiam bootstrap from what their random target already sees, and a random
+    network's features are ruled by such global statistics; on the shapes world, without this,
+    they settle on how light the background is and never find the shape
     (docs/benchmarks/pretrained.md). TensorFlow calls it ``per_image_standardization``.
 
     Args:

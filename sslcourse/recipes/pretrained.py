@@ -132,7 +132,9 @@ PRETRAINED: dict[str, Pretrained] = {p.name: p for p in [
     # collapsed dimensionally (effective rank 5-6) and ended below raw pixels (kNN 19.7% and 20.6%
     # against 24.4%), and ten shorter runs with SGD, a faster predictor, smaller crops or a faster
     # target stayed at kNN 0.16-0.21, their z holding the size and the background colour, not the shape
-    # (docs/benchmarks/pretrained.md). Lecture 04 shows them live on the nuisance world.
+    # (docs/benchmarks/pretrained.md). Lecture 04 shows them live on the nuisance world. What learns:
+    # --standardize-input --lr 5e-4 --weight-decay 1e-4 --predictor-lr 10, batches of 128; 5,000 steps
+    # gave kNN 0.342 (SimSiam) and 0.341 (BYOL), 0.2-0.3 short of this test's 10 points: more steps next.
     # Lecture 04's ablations, each on vicreg_shapes' data and views for 300 steps of 128 pairs (collapse
     # comes early): what each one claims is that its embeddings collapse (metric "spread").
     *[Pretrained(f"{name}_shapes", method, _ABLATION_ARGV + flags, "shapes", "04_joint_embeddings_and_collapse",
