@@ -30,8 +30,9 @@ background's stripes, of the shape's shading). ``--directpred EPS`` replaces the
 DirectPred's (Tian et al. 2021, arXiv:2102.06810): a linear map set, at every step, from the
 eigendecomposition of the running correlation of the online embeddings, with a floor ``EPS`` on each
 eigenvalue so that weak directions are not shrunk away. ``--standardize-input`` wraps the encoder
-(online and target) in ``sslcourse.nn.Standardized``: each image minus its own mean, over its own std; the global colour and
-brightness statistics, which dominate a random network's features, are gone before the first layer.
+(online and target) in ``sslcourse.nn.Standardized``: each image minus its own mean, over its own std,
+so the overall brightness and contrast, which rule a random network's features, are gone before the
+first layer.
 
 Prints the raw-pixel and random-init kNN first, then one JSON line every ``--every`` steps: loss,
 collapse_std, effective rank, kNN of f1 and of z (k=200, t=0.1). With ``--factors`` (shapes world only)
@@ -135,8 +136,8 @@ class DirectPred(torch.nn.Module):
 
 
 print(json.dumps({"data": args.data, "n_train": len(train), "n_test": len(test),
-                  **baselines(train.images, train.labels, test.images, test.labels, lambda: backbone(**config["encoder"]))}),
-      flush=True)
+                  **baselines(train.images, train.labels, test.images, test.labels,
+                              lambda: backbone(**config["encoder"]))}), flush=True)
 
 torch.manual_seed(0)
 model = build_model(args.method, config)

@@ -85,9 +85,10 @@ def test_standardized_sees_each_image_by_its_own_mean_and_std():
     # so a brightness and contrast change of a whole image (a > 0) leaves its features unchanged ...
     a, b = torch.tensor([0.3, 0.5, 0.7, 0.9, 1.0, 0.4]).view(6, 1, 1, 1), torch.linspace(-0.2, 0.3, 6).view(6, 1, 1, 1)
     torch.testing.assert_close(enc(a * x + b), enc(x), atol=1e-4, rtol=1e-4)
-    assert not torch.allclose(inner(a * x + b), inner(x), atol=1e-3)  # ... where the bare encoder's change
+    assert not torch.allclose(inner(a * x + b), inner(x), atol=1e-3)  # ... where the bare encoder's features change
     # uint8 images are read as [0, 255] pixels; a flat image gives finite features (eps)
-    torch.testing.assert_close(enc((x * 255).round().to(torch.uint8)), enc((x * 255).round() / 255), atol=1e-5, rtol=1e-5)
+    pixels = (x * 255).round()
+    torch.testing.assert_close(enc(pixels.to(torch.uint8)), enc(pixels / 255), atol=1e-5, rtol=1e-5)
     assert torch.isfinite(Standardized(inner)(torch.full((2, 3, 16, 16), 0.5))).all()
     wrapped = backbone("small", width=4, standardize=True)
     assert isinstance(wrapped, Standardized) and isinstance(wrapped.encoder, SmallCNN) and wrapped.out_dim == 16

@@ -106,7 +106,7 @@ def _parser(method: str) -> argparse.ArgumentParser:
     p.add_argument("--encoder", default="small", choices=["small", "resnet18"], help="SmallCNN or ResNet-18")
     p.add_argument("--width", type=int, default=32, help="SmallCNN width")
     p.add_argument("--standardize-input", action="store_true",
-                   help="the encoder sees each image standardised by its own mean and std (sslcourse.nn.Standardized)")
+                   help="the encoder sees each image standardised by its own mean and std (nn.Standardized)")
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"],
