@@ -47,6 +47,8 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from sslcourse.utils import to_float_images
+
 __all__ = [
     "Augment", "TwoViews", "ViewConfig", "simclr_cifar_views", "simclr_imagenet_views",
     "sample_crop_boxes", "resized_crop", "adjust_brightness", "adjust_contrast",
@@ -64,11 +66,7 @@ def _to_float(x: torch.Tensor) -> torch.Tensor:
     if x.ndim != 4:
         raise ValueError(f"views expect a batch of images (B, C, H, W), got shape {tuple(x.shape)}; "
                          "add a batch dimension with x[None] for a single image.")
-    if x.dtype == torch.uint8:
-        return x.float().div_(255.0)
-    if not x.is_floating_point():
-        raise TypeError(f"views expect uint8 or float images, got dtype {x.dtype}.")
-    return x
+    return to_float_images(x)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator | None,
