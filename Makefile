@@ -4,7 +4,7 @@
 #   make release     regenerate exercises/ from solutions/
 #   make lectures    execute lectures/*.ipynb, render HTML + slides into build/lectures/
 #   make vendor      npm ci the pinned browser assets (reveal.js, MathJax, ...) that build/vendor/ gets
-#   make checkpoints remake the shipped pretrained encoders (sslcourse/checkpoints/*.pt + .json; CPU, ~5.5 h on one thread)
+#   make checkpoints remake the shipped pretrained encoders (sslcourse/checkpoints/*.pt + .json; CPU, ~7.8 h on one thread)
 #   make autograde   grade submitted/<student>/<assignment>/ (ZIPS=folder of LMS zips, JOBS=N in parallel)
 
 PYTHON ?= python3
