@@ -132,8 +132,8 @@ PRETRAINED: dict[str, Pretrained] = {p.name: p for p in [
     # 19.7% and 20.6% against raw pixels 24.4%; docs/benchmarks/pretrained.md). What learns: each image
     # standardised by its own mean and std (brightness and contrast gone), a slow rate, a 10x faster
     # predictor, batches of 128 and a long run: 5,000 steps gave kNN 0.342 (SimSiam) and 0.341 (BYOL),
-    # just short of 10 points. SimSiam ships with 8,000 steps (0.369); BYOL, which climbs more slowly and
-    # loses about a point to int8 weights, with 10,000 (0.360).
+    # just short of 10 points. SimSiam ships with 8,000 steps (0.369), BYOL, which climbs more slowly,
+    # with 10,000 (0.360; int8 files 0.361 and 0.362).
     *[Pretrained(f"{method}_shapes", method,
                  ("--data", "shapes", "--train-size", "10000", "--test-size", "1000", "--width", "32",
                   "--standardize-input", "--steps", steps, "--batch-size", "128", "--lr", "5e-4",
